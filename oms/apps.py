@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OmsConfig(AppConfig):
+    """Shared base pieces: errors with codes, actors, money helpers, translations, static files."""
+
+    name = "oms"
+    verbose_name = _("OMS")

@@ -1,0 +1,49 @@
+"""Every business write of the order domain. Admin, API, imports, syncs and rules call these functions."""
+
+from orders.services.creation import LineInput, OrderInput, create_order, reserve_order_numbers
+from orders.services.customers import find_or_create_customer, normalize_phone
+from orders.services.events import record_event
+from orders.services.lifecycle import (
+    add_note,
+    cancel_order,
+    close_order,
+    complete_order,
+    confirm_order,
+    flag_exception,
+    hold_order,
+    lock_order,
+    mark_delivered,
+    release_hold,
+    resolve_exception,
+    transition_order,
+)
+from orders.services.payments import record_payment
+from orders.services.shipping import ship_order
+from orders.services.stock import adjust_stock, release_order_stock, reserve_order_stock
+
+__all__ = [
+    "LineInput",
+    "OrderInput",
+    "add_note",
+    "adjust_stock",
+    "cancel_order",
+    "close_order",
+    "complete_order",
+    "confirm_order",
+    "create_order",
+    "find_or_create_customer",
+    "flag_exception",
+    "hold_order",
+    "lock_order",
+    "mark_delivered",
+    "normalize_phone",
+    "record_event",
+    "record_payment",
+    "release_hold",
+    "release_order_stock",
+    "reserve_order_numbers",
+    "reserve_order_stock",
+    "resolve_exception",
+    "ship_order",
+    "transition_order",
+]

@@ -1,0 +1,258 @@
+"""Creating orders: manual entry, API, imports and channel syncs all come through `create_order`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from oms.actors import Actor
+from oms.errors import NotFound, ValidationFailed
+from oms.money import ZERO, to_money
+from orders import hooks
+from orders.choices import EventType, OrderStatus, OrderType, PaymentStatus
+from orders.models import Order, OrderLine, OrderNumberSequence, Product
+from orders.services.customers import find_or_create_customer, normalize_phone, remember_address
+from orders.services.events import record_event
+
+
+@dataclass
+class LineInput:
+    """One requested order line. `unit_price` defaults to the product's list price."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal | str | None = None
+    discount: Decimal | str = ZERO
+    name: str = ""
+    external_line_id: str = ""
+
+
+@dataclass
+class OrderInput:
+    """Everything needed to create an order; amounts are checked to add up."""
+
+    lines: list[LineInput]
+    channel: object | None = None
+    external_id: str = ""
+    order_type: str = OrderType.NORMAL
+    status: str = OrderStatus.PENDING_PAYMENT
+    payment_status: str = PaymentStatus.UNPAID
+    currency: str = ""
+    discount: Decimal | str = ZERO
+    shipping_fee: Decimal | str = ZERO
+    tax: Decimal | str = ZERO
+    total: Decimal | str | None = None
+    paid_amount: Decimal | str = ZERO
+    buyer_name: str = ""
+    buyer_phone: str = ""
+    buyer_email: str = ""
+    buyer_id: str = ""
+    receiver_name: str = ""
+    receiver_phone: str = ""
+    province: str = ""
+    city: str = ""
+    district: str = ""
+    street: str = ""
+    postcode: str = ""
+    buyer_note: str = ""
+    seller_note: str = ""
+    placed_at: dt.datetime | None = None
+    paid_at: dt.datetime | None = None
+    warehouse: object | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def format_order_number(day: dt.date, sequence: int) -> str:
+    """The internal order number for the n-th order of a day: SO-YYMMDD-NNNNNN."""
+    return f"SO{day:%y%m%d}{sequence:06d}"
+
+
+def reserve_order_numbers(day: dt.date, count: int = 1) -> list[str]:
+    """Allocate `count` consecutive order numbers for `day` (one short row lock, safe under concurrency)."""
+    with transaction.atomic():
+        OrderNumberSequence.objects.get_or_create(day=day)
+        OrderNumberSequence.objects.filter(day=day).update(last=F("last") + count)
+        last = OrderNumberSequence.objects.get(day=day).last
+    return [format_order_number(day, n) for n in range(last - count + 1, last + 1)]
+
+
+def _validate_lines(data: OrderInput) -> list[tuple[LineInput, Product, Decimal, Decimal, Decimal]]:
+    if not data.lines:
+        raise ValidationFailed(_("an order needs at least one line"), code="required", field="lines")
+    skus = {line.sku for line in data.lines}
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    validated = []
+    for index, line in enumerate(data.lines, start=1):
+        where = f"lines[{index}]"
+        product = products.get(line.sku)
+        if product is None:
+            raise NotFound(
+                _("line %(n)s: unknown SKU '%(sku)s'") % {"n": index, "sku": line.sku},
+                code="unknown_sku",
+                field=f"{where}.sku",
+            )
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+            raise ValidationFailed(
+                _("line %(n)s: quantity must be a positive whole number, got %(q)s") % {"n": index, "q": line.quantity},
+                code="invalid_quantity",
+                field=f"{where}.quantity",
+            )
+        unit_price = to_money(product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price")
+        discount = to_money(line.discount, field=f"{where}.discount")
+        if unit_price < 0 or discount < 0:
+            raise ValidationFailed(
+                _("line %(n)s: prices and discounts cannot be negative") % {"n": index},
+                code="negative_amount",
+                field=f"{where}.unit_price" if unit_price < 0 else f"{where}.discount",
+            )
+        total = unit_price * line.quantity - discount
+        if total < 0:
+            raise ValidationFailed(
+                _("line %(n)s: discount %(d)s exceeds the line amount") % {"n": index, "d": discount},
+                code="amounts_mismatch",
+                field=f"{where}.discount",
+            )
+        validated.append((line, product, unit_price, discount, total))
+    return validated
+
+
+def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.CREATED) -> Order:
+    """Validate and create an order with its lines, customer and first timeline event, all or nothing.
+
+    `data.status` lets syncs and imports create orders in the status they already reached elsewhere;
+    no stock moves on creation (confirm_order reserves).
+    """
+    currency = data.currency or getattr(data.channel, "currency", "") or settings.OMS_CURRENCY
+    channel_currency = getattr(data.channel, "currency", "") or currency
+    if currency != channel_currency:
+        raise ValidationFailed(
+            _("currency %(got)s does not match the channel's currency %(expected)s")
+            % {"got": currency, "expected": channel_currency},
+            code="currency_mismatch",
+            field="currency",
+        )
+    if data.status not in OrderStatus.values or data.status == OrderStatus.ON_HOLD:
+        raise ValidationFailed(_("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status")
+    if data.order_type not in OrderType.values:
+        raise ValidationFailed(
+            _("unknown order type '%(t)s'") % {"t": data.order_type}, code="invalid_choice", field="order_type"
+        )
+    lines = _validate_lines(data)
+    subtotal = sum((total for *_rest, total in lines), ZERO)
+    discount = to_money(data.discount, field="discount")
+    shipping = to_money(data.shipping_fee, field="shipping_fee")
+    tax = to_money(data.tax, field="tax")
+    paid = to_money(data.paid_amount, field="paid_amount")
+    for name, value in (("discount", discount), ("shipping_fee", shipping), ("tax", tax), ("paid_amount", paid)):
+        if value < 0:
+            raise ValidationFailed(
+                _("%(field)s cannot be negative") % {"field": name}, code="negative_amount", field=name
+            )
+    computed = subtotal - discount + shipping + tax
+    if computed < 0:
+        raise ValidationFailed(_("the discount exceeds the order amount"), code="amounts_mismatch", field="discount")
+    if data.total is not None and to_money(data.total, field="total") != computed:
+        raise ValidationFailed(
+            _("total %(given)s does not add up: subtotal %(sub)s − discount %(disc)s + shipping %(ship)s + tax %(tax)s = %(sum)s")
+            % {"given": to_money(data.total), "sub": subtotal, "disc": discount, "ship": shipping, "tax": tax, "sum": computed},
+            code="amounts_mismatch",
+            field="total",
+        )
+    placed_at = data.placed_at or timezone.now()
+    with transaction.atomic():
+        customer = find_or_create_customer(
+            name=data.buyer_name,
+            phone=data.buyer_phone or data.receiver_phone,
+            email=data.buyer_email,
+            channel=data.channel,
+            buyer_id=data.buyer_id,
+        )
+        number = reserve_order_numbers(timezone.localdate(placed_at))[0]
+        order = Order(
+            number=number,
+            channel=data.channel,
+            external_id=data.external_id or "",
+            order_type=data.order_type,
+            status=data.status,
+            payment_status=data.payment_status,
+            customer=customer,
+            warehouse=data.warehouse,
+            currency=currency,
+            subtotal=subtotal,
+            discount=discount,
+            shipping_fee=shipping,
+            tax=tax,
+            total=computed,
+            paid_amount=paid,
+            buyer_name=data.buyer_name[:100],
+            buyer_phone=normalize_phone(data.buyer_phone),
+            buyer_email=data.buyer_email,
+            receiver_name=data.receiver_name[:100],
+            receiver_phone=normalize_phone(data.receiver_phone),
+            province=data.province,
+            city=data.city,
+            district=data.district,
+            street=data.street[:300],
+            postcode=data.postcode,
+            buyer_note=data.buyer_note,
+            seller_note=data.seller_note,
+            placed_at=placed_at,
+            paid_at=data.paid_at,
+        )
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+        except IntegrityError:
+            if data.external_id and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists():
+                raise ValidationFailed(
+                    _("order %(ext)s already exists in this channel") % {"ext": data.external_id},
+                    code="duplicate_external_id",
+                    field="external_id",
+                )
+            raise
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    product=product,
+                    sku=product.sku,
+                    name=(line.name or product.name)[:200],
+                    quantity=line.quantity,
+                    unit_price=unit_price,
+                    discount=line_discount,
+                    total=total,
+                    external_line_id=line.external_line_id,
+                )
+                for line, product, unit_price, line_discount, total in lines
+            ]
+        )
+        if customer and order.receiver_name and order.street:
+            remember_address(
+                customer,
+                receiver_name=order.receiver_name,
+                receiver_phone=order.receiver_phone,
+                province=order.province,
+                city=order.city,
+                district=order.district,
+                street=order.street,
+                postcode=order.postcode,
+            )
+        record_event(
+            order,
+            type=event_type,
+            actor=actor,
+            message=_("Order created with %(n)s lines, total %(total)s %(cur)s")
+            % {"n": len(lines), "total": computed, "cur": currency},
+            status=order.status,
+            total=computed,
+            **data.extra,
+        )
+        hooks.dispatch_on_commit("order_created", order_id=order.pk, actor=actor)
+    return order

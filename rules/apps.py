@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RulesConfig(AppConfig):
+    """Automation rules managers write and test in the admin."""
+
+    name = "rules"
+    verbose_name = _("Rules")
