@@ -1,5 +1,6 @@
 """Every business write of the order domain. Admin, API, imports, syncs and rules call these functions."""
 
+from orders.services.assignment import add_tag, assign_warehouse, remove_tag, set_tags, update_order_details
 from orders.services.creation import LineInput, OrderInput, create_order, reserve_order_numbers
 from orders.services.customers import find_or_create_customer, normalize_phone
 from orders.services.events import record_event
@@ -18,13 +19,15 @@ from orders.services.lifecycle import (
     transition_order,
 )
 from orders.services.payments import record_payment
-from orders.services.shipping import ship_order
+from orders.services.shipping import ship_order, update_shipment
 from orders.services.stock import adjust_stock, release_order_stock, reserve_order_stock
 
 __all__ = [
     "LineInput",
     "OrderInput",
     "add_note",
+    "add_tag",
+    "assign_warehouse",
     "adjust_stock",
     "cancel_order",
     "close_order",
@@ -41,9 +44,13 @@ __all__ = [
     "record_payment",
     "release_hold",
     "release_order_stock",
+    "remove_tag",
     "reserve_order_numbers",
     "reserve_order_stock",
     "resolve_exception",
+    "set_tags",
     "ship_order",
     "transition_order",
+    "update_order_details",
+    "update_shipment",
 ]

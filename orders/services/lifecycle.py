@@ -36,7 +36,8 @@ _TIMESTAMP_FOR = {
 def lock_order(order: Order | int) -> Order:
     """Re-read the order with its row locked for the rest of the transaction."""
     pk = order.pk if isinstance(order, Order) else order
-    return Order.objects.select_for_update().select_related("channel", "warehouse").get(pk=pk)
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins to channel/warehouse.
+    return Order.objects.select_for_update(of=("self",)).select_related("channel", "warehouse").get(pk=pk)
 
 
 def _change_status(
@@ -70,10 +71,37 @@ def _change_status(
     return order
 
 
+_VERB_FOR_TARGET = {
+    S.AWAITING_SHIPMENT: "confirm_order",
+    S.PARTIALLY_SHIPPED: "ship_order",
+    S.SHIPPED: "ship_order",
+    S.DELIVERED: "mark_delivered",
+    S.ON_HOLD: "hold_order",
+    S.CANCELLED: "cancel_order",
+    S.CLOSED: "close_order",
+}
+"""Moves with side effects of their own (stock, shipments, hold details): only their verb may make them."""
+
+
 def transition_order(order: Order | int, target: str, *, actor: Actor, message: str = "", **data: Any) -> Order:
-    """Move an order to `target` with no further side effects (used by channel syncs for platform moves)."""
+    """Move an order to `target` when the move has no side effects (paid → review, → completed).
+
+    A move that reserves, ships, releases stock, holds or releases a hold is refused with code
+    'verb_required' naming the verb to call, so no caller can skip its stock or permission checks.
+    """
     with transaction.atomic():
         locked = lock_order(order)
+        refusal = state.check_transition(locked, target)
+        if refusal is not None:
+            raise TransitionNotAllowed(refusal.message, code=refusal.code, field="status")
+        verb = "release_hold" if locked.status == S.ON_HOLD else _VERB_FOR_TARGET.get(target)
+        if verb:
+            raise TransitionNotAllowed(
+                _("order %(number)s: use %(verb)s for this move") % {"number": locked.number, "verb": verb},
+                code="verb_required",
+                field="status",
+                verb=verb,
+            )
         return _change_status(locked, target, actor=actor, message=message, **data)
 
 
@@ -87,6 +115,13 @@ def confirm_order(order: Order | int, *, actor: Actor) -> Order:
     try:
         with transaction.atomic():
             locked = lock_order(pk)
+            if locked.status == S.ON_HOLD:
+                # The table allows on hold → awaiting shipment only as a release (release_hold checks rights).
+                raise TransitionNotAllowed(
+                    _("order %(number)s is on hold; release the hold instead") % {"number": locked.number},
+                    code="release_required",
+                    field="status",
+                )
             refusal = state.check_transition(locked, S.AWAITING_SHIPMENT)
             if refusal is not None:
                 raise TransitionNotAllowed(refusal.message, code=refusal.code, field="status")

@@ -96,3 +96,52 @@ def ship_order(
             _change_status(locked, target, actor=actor, fields=fields)
         hooks.dispatch_on_commit("shipped", order_id=locked.pk, shipment_id=shipment.pk, actor=actor)
         return shipment
+
+
+def update_shipment(
+    shipment: Shipment | int,
+    *,
+    actor: Actor,
+    carrier: str | None = None,
+    tracking_number: str | None = None,
+    status: str | None = None,
+) -> Shipment:
+    """Change a shipment's logistics details or status; every change is on the order's timeline.
+
+    When the last open shipment of a shipped order is delivered, the order moves to delivered.
+    """
+    from orders.services.lifecycle import mark_delivered
+
+    with transaction.atomic():
+        pk = shipment.pk if isinstance(shipment, Shipment) else shipment
+        locked = Shipment.objects.select_for_update().select_related("order").get(pk=pk)
+        changes: dict[str, tuple[str, str]] = {}
+        for name, value in (("carrier", carrier), ("tracking_number", tracking_number), ("status", status)):
+            if value is None:
+                continue
+            value = value.strip()
+            if not value:
+                raise ValidationFailed(_("%(field)s cannot be empty") % {"field": name}, code="required", field=name)
+            if name == "status" and value not in Shipment.Status.values:
+                raise ValidationFailed(_("unknown shipment status '%(s)s'") % {"s": value}, code="invalid_choice", field=name)
+            if getattr(locked, name) != value:
+                changes[name] = (getattr(locked, name), value)
+                setattr(locked, name, value)
+        if not changes:
+            return locked
+        if changes.get("status", ("", ""))[1] == Shipment.Status.DELIVERED and locked.delivered_at is None:
+            locked.delivered_at = timezone.now()
+        locked.save()
+        record_event(
+            locked.order,
+            type=EventType.TRACKING_UPDATED,
+            actor=actor,
+            message="; ".join(f"{name}: {old or '—'} → {new}" for name, (old, new) in changes.items()),
+            shipment=locked.pk,
+            changes={name: {"from": old, "to": new} for name, (old, new) in changes.items()},
+        )
+        order = locked.order
+        open_shipments = order.shipments.exclude(status=Shipment.Status.DELIVERED).exists()
+        if "status" in changes and order.status == OrderStatus.SHIPPED and not open_shipments:
+            mark_delivered(order, actor=actor, at=locked.delivered_at)
+        return locked

@@ -1,0 +1,299 @@
+"""Bulk creation for high-volume paths (channel syncs, large imports): a page of orders in a few queries.
+
+`create_orders_bulk` applies the same checks as `create_order` to every input and writes orders, lines, platform
+payments, customers, addresses and the first timeline event with bulk inserts. It runs inside the caller's
+transaction; an input that fails validation is reported by index and the others are still created.
+`ensure_products` creates SKUs a platform sent that OMS does not know yet, so no order is lost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from oms.actors import Actor
+from oms.errors import NotFound, OMSError, ValidationFailed
+from oms.money import ZERO, to_money
+from orders import hooks
+from orders.choices import EventType, OrderStatus, OrderType, PaymentMethod
+from orders.models import Customer, CustomerAddress, Order, OrderLine, Payment, Product
+from orders.services.creation import OrderInput, reserve_order_numbers
+from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
+from orders.services.events import event_row
+
+
+@dataclass
+class BulkOutcome:
+    """Per input index: the created order, or the error that refused it."""
+
+    orders: dict[int, Order] = field(default_factory=dict)
+    errors: dict[int, OMSError] = field(default_factory=dict)
+
+
+def ensure_products(specs: dict[str, tuple[str, Decimal]]) -> dict[str, Product]:
+    """Return the products for `specs` (sku → (name, price)), creating the unknown ones (race-safe)."""
+    if not specs:
+        return {}
+    known = {p.sku: p for p in Product.objects.filter(sku__in=specs)}
+    missing = [
+        Product(sku=sku, name=(name or sku)[:200], price=max(to_money(price or ZERO), ZERO))
+        for sku, (name, price) in specs.items()
+        if sku not in known
+    ]
+    if missing:
+        Product.objects.bulk_create(missing, ignore_conflicts=True)
+        known.update({p.sku: p for p in Product.objects.filter(sku__in=[p.sku for p in missing])})
+    return known
+
+
+def _validate(data: OrderInput, products: dict[str, Product]) -> tuple[list[OrderLine], dict[str, Decimal]]:
+    """The same rules as create_order, with products preloaded; returns unsaved lines and the amounts."""
+    currency = data.currency or getattr(data.channel, "currency", "") or settings.OMS_CURRENCY
+    channel_currency = getattr(data.channel, "currency", "") or currency
+    if currency != channel_currency:
+        raise ValidationFailed(
+            _("currency %(got)s does not match the channel's currency %(expected)s")
+            % {"got": currency, "expected": channel_currency},
+            code="currency_mismatch",
+            field="currency",
+        )
+    if data.status not in OrderStatus.values or data.status == OrderStatus.ON_HOLD:
+        raise ValidationFailed(
+            _("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status"
+        )
+    if data.order_type not in OrderType.values:
+        raise ValidationFailed(
+            _("unknown order type '%(t)s'") % {"t": data.order_type}, code="invalid_choice", field="order_type"
+        )
+    if not data.lines:
+        raise ValidationFailed(_("an order needs at least one line"), code="required", field="lines")
+    lines: list[OrderLine] = []
+    subtotal = ZERO
+    for index, line in enumerate(data.lines, start=1):
+        where = f"lines[{index}]"
+        product = products.get(line.sku)
+        if product is None:
+            raise NotFound(
+                _("line %(n)s: unknown SKU '%(sku)s'") % {"n": index, "sku": line.sku},
+                code="unknown_sku",
+                field=f"{where}.sku",
+            )
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+            raise ValidationFailed(
+                _("line %(n)s: quantity must be a positive whole number, got %(q)s") % {"n": index, "q": line.quantity},
+                code="invalid_quantity",
+                field=f"{where}.quantity",
+            )
+        unit_price = to_money(product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price")
+        discount = to_money(line.discount, field=f"{where}.discount")
+        total = unit_price * line.quantity - discount
+        if unit_price < 0 or discount < 0 or total < 0:
+            raise ValidationFailed(
+                _("line %(n)s: prices and discounts cannot be negative or exceed the line amount") % {"n": index},
+                code="amounts_mismatch",
+                field=f"{where}.discount",
+            )
+        subtotal += total
+        lines.append(
+            OrderLine(
+                product=product,
+                sku=product.sku,
+                name=(line.name or product.name)[:200],
+                quantity=line.quantity,
+                unit_price=unit_price,
+                discount=discount,
+                total=total,
+                external_line_id=line.external_line_id,
+            )
+        )
+    amounts = {"subtotal": subtotal}
+    for name in ("discount", "shipping_fee", "tax", "paid_amount"):
+        amounts[name] = to_money(getattr(data, name), field=name)
+        if amounts[name] < 0:
+            raise ValidationFailed(_("%(field)s cannot be negative") % {"field": name}, code="negative_amount", field=name)
+    computed = subtotal - amounts["discount"] + amounts["shipping_fee"] + amounts["tax"]
+    if computed < 0:
+        raise ValidationFailed(_("the discount exceeds the order amount"), code="amounts_mismatch", field="discount")
+    if data.total is not None and to_money(data.total, field="total") != computed:
+        raise ValidationFailed(
+            _("total %(given)s does not add up to %(sum)s") % {"given": to_money(data.total), "sum": computed},
+            code="amounts_mismatch",
+            field="total",
+        )
+    amounts["total"] = computed
+    amounts["currency"] = currency
+    return lines, amounts
+
+
+def _customers_for(inputs: Iterable[OrderInput]) -> dict[str, Customer]:
+    """Customers by dedupe key for every input, created in one bulk insert when new."""
+    wanted: dict[str, Customer] = {}
+    for data in inputs:
+        key = _customer_key(data)
+        if key and key not in wanted:
+            wanted[key] = Customer(
+                dedupe_key=key,
+                name=data.buyer_name[:200],
+                phone=normalize_phone(data.buyer_phone or data.receiver_phone),
+                email=normalize_email(data.buyer_email),
+                channel=data.channel,
+                channel_buyer_id=data.buyer_id or "",
+            )
+    if not wanted:
+        return {}
+    found = {c.dedupe_key: c for c in Customer.objects.filter(dedupe_key__in=wanted)}
+    missing = [c for key, c in wanted.items() if key not in found]
+    if missing:
+        Customer.objects.bulk_create(missing, ignore_conflicts=True)
+        found.update({c.dedupe_key: c for c in Customer.objects.filter(dedupe_key__in=[c.dedupe_key for c in missing])})
+    return found
+
+
+def _customer_key(data: OrderInput) -> str:
+    return customer_dedupe_key(
+        phone=data.buyer_phone or data.receiver_phone,
+        email=data.buyer_email,
+        channel_code=getattr(data.channel, "code", ""),
+        buyer_id=data.buyer_id or "",
+    )
+
+
+def create_orders_bulk(
+    inputs: list[OrderInput],
+    *,
+    actor: Actor,
+    event_type: str = EventType.CREATED,
+    payment_method: str = PaymentMethod.PLATFORM,
+    payment_reference: str = "{external_id}",
+) -> BulkOutcome:
+    """Create many orders at once with the checks of `create_order`; invalid inputs are reported, not raised.
+
+    Paid inputs get a succeeded Payment (method `payment_method`, transaction id from `payment_reference`) so
+    later refunds add up. Duplicate external ids raise IntegrityError from the database: callers that may race
+    (two syncs, a webhook) run this in a savepoint and fall back to `create_order` one by one.
+    """
+    outcome = BulkOutcome()
+    if not inputs:
+        return outcome
+    skus = {line.sku for data in inputs for line in data.lines}
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    valid: list[tuple[int, OrderInput, list[OrderLine], dict]] = []
+    for index, data in enumerate(inputs):
+        try:
+            lines, amounts = _validate(data, products)
+        except OMSError as exc:
+            outcome.errors[index] = exc
+            continue
+        valid.append((index, data, lines, amounts))
+    if not valid:
+        return outcome
+    now = timezone.now()
+    with transaction.atomic():
+        customers = _customers_for(data for _i, data, _l, _a in valid)
+        by_day: dict = defaultdict(list)
+        for item in valid:
+            placed_at = item[1].placed_at or now
+            by_day[timezone.localdate(placed_at)].append(item)
+        numbers: dict[int, str] = {}
+        for day, items in by_day.items():
+            for item, number in zip(items, reserve_order_numbers(day, len(items)), strict=True):
+                numbers[item[0]] = number
+        orders = []
+        for index, data, _lines, amounts in valid:
+            orders.append(
+                Order(
+                    number=numbers[index],
+                    channel=data.channel,
+                    external_id=data.external_id or "",
+                    order_type=data.order_type,
+                    status=data.status,
+                    payment_status=data.payment_status,
+                    customer=customers.get(_customer_key(data)),
+                    warehouse=data.warehouse,
+                    currency=amounts["currency"],
+                    subtotal=amounts["subtotal"],
+                    discount=amounts["discount"],
+                    shipping_fee=amounts["shipping_fee"],
+                    tax=amounts["tax"],
+                    total=amounts["total"],
+                    paid_amount=amounts["paid_amount"],
+                    buyer_name=data.buyer_name[:100],
+                    buyer_phone=normalize_phone(data.buyer_phone),
+                    buyer_email=data.buyer_email,
+                    receiver_name=data.receiver_name[:100],
+                    receiver_phone=normalize_phone(data.receiver_phone),
+                    province=data.province,
+                    city=data.city,
+                    district=data.district,
+                    street=data.street[:300],
+                    postcode=data.postcode,
+                    buyer_note=data.buyer_note,
+                    seller_note=data.seller_note,
+                    placed_at=data.placed_at or now,
+                    paid_at=data.paid_at,
+                )
+            )
+        Order.objects.bulk_create(orders)
+        line_rows, payments, events, addresses = [], [], [], []
+        for order, (index, data, lines, amounts) in zip(orders, valid, strict=True):
+            outcome.orders[index] = order
+            for line in lines:
+                line.order = order
+                line_rows.append(line)
+            if amounts["paid_amount"] > 0:
+                payments.append(
+                    Payment(
+                        order=order,
+                        method=payment_method,
+                        amount=amounts["paid_amount"],
+                        currency=order.currency,
+                        transaction_id=payment_reference.format(external_id=order.external_id, number=order.number)[:128],
+                        paid_at=data.paid_at or order.placed_at,
+                    )
+                )
+            events.append(
+                event_row(
+                    order.pk,
+                    type=event_type,
+                    actor=actor,
+                    message=_("Order created with %(n)s lines, total %(total)s %(cur)s")
+                    % {"n": len(lines), "total": order.total, "cur": order.currency},
+                    status=order.status,
+                    total=order.total,
+                    **data.extra,
+                )
+            )
+            if order.customer_id and order.receiver_name and order.street:
+                addresses.append(
+                    CustomerAddress(
+                        customer_id=order.customer_id,
+                        receiver_name=order.receiver_name,
+                        receiver_phone=order.receiver_phone,
+                        province=order.province,
+                        city=order.city,
+                        district=order.district,
+                        street=order.street,
+                        postcode=order.postcode,
+                        use_count=1,
+                        last_used_at=now,
+                    )
+                )
+        OrderLine.objects.bulk_create(line_rows)
+        if payments:
+            Payment.objects.bulk_create(payments)
+        from orders.models import OrderEvent
+
+        OrderEvent.objects.bulk_create(events)
+        if addresses:
+            # A known address keeps its use count here (a bulk path does not bump counters).
+            CustomerAddress.objects.bulk_create(addresses, ignore_conflicts=True)
+        for order in orders:
+            hooks.dispatch_on_commit("order_created", order_id=order.pk, actor=actor)
+    return outcome
