@@ -7,3 +7,9 @@ class OmsConfig(AppConfig):
 
     name = "oms"
     verbose_name = _("OMS")
+
+    def ready(self) -> None:
+        """Connect outgoing webhooks to the order hooks and make sure their retry schedule exists."""
+        from oms.webhooks import register_order_hooks
+
+        register_order_hooks()
