@@ -14,6 +14,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
         label=_("events"), choices=WebhookSubscription.Event.choices, widget=forms.CheckboxSelectMultiple
     )
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     secret = forms.CharField(
         label=_("signing secret"),
         widget=forms.PasswordInput(render_value=False),
