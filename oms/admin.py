@@ -53,7 +53,15 @@ class WebhookSubscriptionAdmin(ModelAdmin):
 class WebhookDeliveryAdmin(ModelAdmin):
     """Read-only log of every delivery and its last response."""
 
-    list_display = ["event", "subscription", "status", "attempts", "response_code", "last_error", "created_at"]
+    list_display = [
+        "event",
+        "subscription",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "created_at",
+    ]
     list_filter = ["status", "event", "subscription"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
 

@@ -39,7 +39,9 @@ def _first_field_error(detail, path: str | None = None) -> tuple[str | None, str
         for index, item in enumerate(detail):
             if isinstance(item, dict | list):
                 if item:
-                    return _first_field_error(item, f"{path}[{index + 1}]" if isinstance(item, dict) else path)
+                    return _first_field_error(
+                        item, f"{path}[{index + 1}]" if isinstance(item, dict) else path
+                    )
             else:
                 return path, str(item), getattr(item, "code", "invalid")
     return path, str(detail), getattr(detail, "code", "invalid")
@@ -68,7 +70,11 @@ def exception_handler(exc, context):
         response.data = {"code": code or "invalid", "message": message, "field": field, "errors": exc.detail}
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        response.data = {"code": getattr(detail, "code", exc.__class__.__name__.lower()), "message": str(detail), "field": None}
+        response.data = {
+            "code": getattr(detail, "code", exc.__class__.__name__.lower()),
+            "message": str(detail),
+            "field": None,
+        }
     return response
 
 

@@ -39,7 +39,11 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         if len(key) > 255:
             return JsonResponse(
-                {"code": "invalid_idempotency_key", "message": _("Idempotency-Key is too long"), "field": "Idempotency-Key"},
+                {
+                    "code": "invalid_idempotency_key",
+                    "message": _("Idempotency-Key is too long"),
+                    "field": "Idempotency-Key",
+                },
                 status=400,
             )
         scope, fingerprint = _scope(request), _fingerprint(request)
@@ -75,15 +79,24 @@ class IdempotencyMiddleware:
             )
         if record.status_code is None:
             return JsonResponse(
-                {"code": "request_in_progress", "message": _("the first request with this key is still running"), "field": None},
+                {
+                    "code": "request_in_progress",
+                    "message": _("the first request with this key is still running"),
+                    "field": None,
+                },
                 status=409,
             )
-        response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type)
+        response = HttpResponse(
+            bytes(record.body), status=record.status_code, content_type=record.content_type
+        )
         response["Idempotent-Replayed"] = "true"
         return response
 
 
 def json_error(code: str, message: str, field: str | None, status: int) -> JsonResponse:
     """A JSON error body in the API's one error shape."""
-    return JsonResponse({"code": code, "message": message, "field": field}, status=status, json_dumps_params={"ensure_ascii": False})
-
+    return JsonResponse(
+        {"code": code, "message": message, "field": field},
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )

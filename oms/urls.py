@@ -11,6 +11,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("orders.api.urls")),
     path("warehouse/", include("orders.warehouse_urls")),
+    path("channels/", include("channels.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+handler404 = "oms.views.not_found"
+handler500 = "oms.views.server_error"

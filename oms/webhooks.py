@@ -44,7 +44,9 @@ def queue_order_event(event: str, order_id: int) -> list[int]:
     from orders.api.serializers import OrderSerializer
     from orders.models import Order
 
-    subscriptions = [sub for sub in WebhookSubscription.objects.filter(is_active=True) if event in (sub.events or [])]
+    subscriptions = [
+        sub for sub in WebhookSubscription.objects.filter(is_active=True) if event in (sub.events or [])
+    ]
     if not subscriptions:
         return []
     order = Order.objects.select_related("channel", "warehouse").prefetch_related("tags").get(pk=order_id)
@@ -69,11 +71,15 @@ def queue_order_event(event: str, order_id: int) -> list[int]:
         )
     created = WebhookDelivery.objects.bulk_create(deliveries)
     ids = [delivery.pk for delivery in created if delivery.pk] or list(
-        WebhookDelivery.objects.filter(delivery_id__in=[d.delivery_id for d in deliveries]).values_list("pk", flat=True)
+        WebhookDelivery.objects.filter(delivery_id__in=[d.delivery_id for d in deliveries]).values_list(
+            "pk", flat=True
+        )
     )
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("oms.webhooks.deliver_webhooks_task", ids, q_options={"timeout": 60}))
+    transaction.on_commit(
+        lambda: async_task("oms.webhooks.deliver_webhooks_task", ids, q_options={"timeout": 60})
+    )
     return ids
 
 
@@ -115,7 +121,9 @@ def deliver(delivery: WebhookDelivery, *, client: httpx.Client | None = None) ->
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.next_attempt_at = None
         else:
-            delivery.next_attempt_at = now + timedelta(seconds=BACKOFF_BASE_SECONDS * 2 ** (delivery.attempts - 1))
+            delivery.next_attempt_at = now + timedelta(
+                seconds=BACKOFF_BASE_SECONDS * 2 ** (delivery.attempts - 1)
+            )
         _count_failure(subscription, delivery.last_error)
     delivery.save(
         update_fields=["attempts", "response_code", "last_error", "status", "delivered_at", "next_attempt_at"]
@@ -129,8 +137,11 @@ def _count_failure(subscription: WebhookSubscription, error: str) -> None:
     )
     subscription.refresh_from_db()
     if subscription.is_active and subscription.consecutive_failures >= PAUSE_AFTER_FAILURES:
-        pause_subscription(subscription, _("%(n)s deliveries failed in a row; last error: %(error)s")
-                           % {"n": subscription.consecutive_failures, "error": error})
+        pause_subscription(
+            subscription,
+            _("%(n)s deliveries failed in a row; last error: %(error)s")
+            % {"n": subscription.consecutive_failures, "error": error},
+        )
 
 
 def pause_subscription(subscription: WebhookSubscription, reason: str) -> None:
@@ -149,7 +160,9 @@ def pause_subscription(subscription: WebhookSubscription, reason: str) -> None:
     if recipients:
         send_mail(
             _("OMS webhook '%(name)s' was paused") % {"name": subscription.name},
-            _("Deliveries to %(url)s were paused: %(reason)s. Fix the receiver, then re-activate it in the admin.")
+            _(
+                "Deliveries to %(url)s were paused: %(reason)s. Fix the receiver, then re-activate it in the admin."
+            )
             % {"url": subscription.url, "reason": reason},
             None,
             recipients,
@@ -161,7 +174,10 @@ def deliver_webhooks_task(delivery_ids: list[int]) -> int:
     """django-q2 task: attempt a batch of pending deliveries that are due. Idempotent. Returns delivered count."""
     now = timezone.now()
     pending = WebhookDelivery.objects.select_related("subscription").filter(
-        pk__in=delivery_ids, status=WebhookDelivery.Status.PENDING, subscription__is_active=True, next_attempt_at__lte=now
+        pk__in=delivery_ids,
+        status=WebhookDelivery.Status.PENDING,
+        subscription__is_active=True,
+        next_attempt_at__lte=now,
     )
     delivered = 0
     with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
@@ -174,7 +190,9 @@ def retry_due_webhooks_task() -> int:
     """django-q2 schedule (every minute): retry deliveries whose backoff has elapsed, in batches."""
     due = list(
         WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, subscription__is_active=True, next_attempt_at__lte=timezone.now()
+            status=WebhookDelivery.Status.PENDING,
+            subscription__is_active=True,
+            next_attempt_at__lte=timezone.now(),
         ).values_list("pk", flat=True)[:BATCH_SIZE]
     )
     return deliver_webhooks_task(due) if due else 0
@@ -193,4 +211,8 @@ def register_order_hooks() -> None:
     from orders import hooks
 
     for hook, event in HOOK_EVENTS.items():
-        hooks.register(hook, f"webhooks:{event}", lambda order_id, _event=event, **kw: queue_order_event(_event, order_id))
+        hooks.register(
+            hook,
+            f"webhooks:{event}",
+            lambda order_id, _event=event, **kw: queue_order_event(_event, order_id),
+        )

@@ -71,7 +71,15 @@ class CustomerAddress(models.Model):
         ordering = ["-use_count", "-last_used_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["customer", "receiver_name", "receiver_phone", "province", "city", "district", "street"],
+                fields=[
+                    "customer",
+                    "receiver_name",
+                    "receiver_phone",
+                    "province",
+                    "city",
+                    "district",
+                    "street",
+                ],
                 name="customer_address_unique",
             )
         ]
@@ -134,7 +142,9 @@ class StockLevel(models.Model):
             models.UniqueConstraint(fields=["product", "warehouse"], name="stock_level_unique"),
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_not_negative"),
             models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_not_negative"),
-            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,10 +172,13 @@ class Tag(models.Model):
 
 
 class OrderNumberSequence(models.Model):
-    """Per-day counter behind internal order numbers (SO-YYMMDD-NNNNNN)."""
+    """Per-day counter behind internal order numbers (SO + YYMMDD + six-digit sequence)."""
 
     day = models.DateField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"
 
     class Meta:
         verbose_name = _("order number sequence")
@@ -180,9 +193,15 @@ class Order(models.Model):
         "channels.Channel", verbose_name=_("channel"), on_delete=models.PROTECT, null=True, blank=True
     )
     external_id = models.CharField(_("external order id"), max_length=64, blank=True)
-    order_type = models.CharField(_("order type"), max_length=20, choices=OrderType.choices, default=OrderType.NORMAL)
+    order_type = models.CharField(
+        _("order type"), max_length=20, choices=OrderType.choices, default=OrderType.NORMAL
+    )
     status = models.CharField(
-        _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT, editable=False
+        _("status"),
+        max_length=20,
+        choices=OrderStatus.choices,
+        default=OrderStatus.PENDING_PAYMENT,
+        editable=False,
     )
     held_from_status = models.CharField(
         _("status before hold"), max_length=20, choices=OrderStatus.choices, blank=True, editable=False
@@ -191,16 +210,29 @@ class Order(models.Model):
         _("payment status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
     )
     fulfillment_status = models.CharField(
-        _("fulfilment status"), max_length=20, choices=FulfillmentStatus.choices, default=FulfillmentStatus.UNFULFILLED
+        _("fulfilment status"),
+        max_length=20,
+        choices=FulfillmentStatus.choices,
+        default=FulfillmentStatus.UNFULFILLED,
     )
     stock_status = models.CharField(
         _("stock status"), max_length=20, choices=StockStatus.choices, default=StockStatus.NONE
     )
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
     )
     warehouse = models.ForeignKey(
-        Warehouse, verbose_name=_("warehouse"), on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+        Warehouse,
+        verbose_name=_("warehouse"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="orders")
 
@@ -259,7 +291,9 @@ class Order(models.Model):
                 name="order_channel_external_id_unique",
             ),
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
-            models.CheckConstraint(condition=Q(payment_status__in=PaymentStatus.values), name="order_payment_valid"),
+            models.CheckConstraint(
+                condition=Q(payment_status__in=PaymentStatus.values), name="order_payment_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(fulfillment_status__in=FulfillmentStatus.values), name="order_fulfillment_valid"
             ),
@@ -321,14 +355,20 @@ class Order(models.Model):
     @property
     def outstanding_amount(self) -> Decimal:
         """What the buyer still owes."""
-        return max(self.total - self.paid_amount + self.refunded_amount, Decimal("0")) if self.total else Decimal("0")
+        return (
+            max(self.total - self.paid_amount + self.refunded_amount, Decimal("0"))
+            if self.total
+            else Decimal("0")
+        )
 
 
 class OrderLine(models.Model):
     """One SKU on an order, with name and price snapshotted at order time."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+    )
     sku = models.CharField(_("SKU code"), max_length=64)
     name = models.CharField(_("name"), max_length=200)
     quantity = models.PositiveIntegerField(_("quantity"))
@@ -345,14 +385,32 @@ class OrderLine(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
-            models.CheckConstraint(condition=Q(quantity_reserved__lte=F("quantity")), name="order_line_reserved_le_qty"),
-            models.CheckConstraint(condition=Q(quantity_shipped__lte=F("quantity")), name="order_line_shipped_le_qty"),
-            models.CheckConstraint(condition=Q(unit_price__gte=0) & Q(total__gte=0), name="order_line_amounts_ok"),
+            models.CheckConstraint(
+                condition=Q(quantity_reserved__lte=F("quantity")), name="order_line_reserved_le_qty"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_shipped__lte=F("quantity")), name="order_line_shipped_le_qty"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0) & Q(total__gte=0), name="order_line_amounts_ok"
+            ),
         ]
         indexes = [models.Index(fields=["product", "order"], name="order_line_product")]
 
     def __str__(self) -> str:
         return f"{self.sku} × {self.quantity}"
+
+
+class OrderEventQuerySet(models.QuerySet):
+    """Events are append-only: bulk updates and deletes are refused too (they still go with their order)."""
+
+    def update(self, **kwargs):
+        """Refused: an event is never rewritten."""
+        raise ValueError("Order events are append-only.")
+
+    def delete(self):
+        """Refused: events go only with their order."""
+        raise ValueError("Order events are append-only.")
 
 
 class OrderEvent(models.Model):
@@ -368,6 +426,8 @@ class OrderEvent(models.Model):
     message = models.TextField(_("message"), blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    objects = OrderEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("order event")
@@ -398,7 +458,9 @@ class Payment(models.Model):
         FAILED = "failed", _("Failed")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
-    kind = models.CharField(_("kind"), max_length=10, choices=PaymentKind.choices, default=PaymentKind.PAYMENT)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=PaymentKind.choices, default=PaymentKind.PAYMENT
+    )
     method = models.CharField(_("method"), max_length=20, choices=PaymentMethod.choices)
     amount = models.DecimalField(_("amount"), **MONEY)
     currency = models.CharField(_("currency"), max_length=3, default=settings.OMS_CURRENCY)
@@ -427,7 +489,9 @@ class Shipment(models.Model):
         RETURNED = "returned", _("Returned")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     carrier = models.CharField(_("carrier"), max_length=50)
     tracking_number = models.CharField(_("tracking number"), max_length=64, db_index=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.SHIPPED)
@@ -450,7 +514,12 @@ class ShipmentLine(models.Model):
     order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="shipment_lines")
     quantity = models.PositiveIntegerField(_("quantity"))
 
+    def __str__(self) -> str:
+        return f"{self.order_line_id} × {self.quantity}"
+
     class Meta:
         verbose_name = _("shipment line")
         verbose_name_plural = _("shipment lines")
-        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="shipment_line_quantity_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="shipment_line_quantity_positive")
+        ]

@@ -23,7 +23,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.SHIPPED: frozenset({S.DELIVERED, S.COMPLETED, S.CLOSED}),
     S.DELIVERED: frozenset({S.COMPLETED, S.CLOSED}),
     S.COMPLETED: frozenset({S.CLOSED}),
-    S.ON_HOLD: frozenset({S.PENDING_PAYMENT, S.PENDING_REVIEW, S.AWAITING_SHIPMENT, S.PARTIALLY_SHIPPED, S.CANCELLED}),
+    S.ON_HOLD: frozenset(
+        {S.PENDING_PAYMENT, S.PENDING_REVIEW, S.AWAITING_SHIPMENT, S.PARTIALLY_SHIPPED, S.CANCELLED}
+    ),
     S.CANCELLED: frozenset(),
     S.CLOSED: frozenset(),
 }
@@ -96,7 +98,8 @@ def guard_refunded_to_close(order: Any, target: str) -> Refusal | None:
     if order.payment_status in (PaymentStatus.UNPAID, PaymentStatus.REFUNDED):
         return None
     return Refusal(
-        "refund_required", _("order %(number)s must be fully refunded before it is closed") % {"number": order.number}
+        "refund_required",
+        _("order %(number)s must be fully refunded before it is closed") % {"number": order.number},
     )
 
 
@@ -105,7 +108,11 @@ GUARDS: dict[tuple[str, str], tuple[Guard, ...]] = {
     (S.AWAITING_SHIPMENT, S.SHIPPED): (guard_ready_to_ship,),
     (S.AWAITING_SHIPMENT, S.PARTIALLY_SHIPPED): (guard_ready_to_ship,),
     **{(S.ON_HOLD, target): (guard_release_to_previous,) for target in TRANSITIONS[S.ON_HOLD]},
-    **{(source, S.CLOSED): (guard_refunded_to_close,) for source in TRANSITIONS if S.CLOSED in TRANSITIONS[source]},
+    **{
+        (source, S.CLOSED): (guard_refunded_to_close,)
+        for source in TRANSITIONS
+        if S.CLOSED in TRANSITIONS[source]
+    },
 }
 """Extra conditions on some moves, each a pure function of the order's fields."""
 

@@ -90,6 +90,7 @@ def warehouse_order(request: HttpRequest, number: str) -> HttpResponse:
         "events": order.events.all()[:5],
         "ship_form": ship_form,
         "note_form": note_form,
-        "can_ship": order.status in ("awaiting_shipment", "partially_shipped") and order.stock_status != "waiting",
+        "can_ship": order.status in ("awaiting_shipment", "partially_shipped")
+        and order.stock_status != "waiting",
     }
     return render(request, "warehouse/order.html", context)

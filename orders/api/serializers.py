@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from orders.choices import HoldKind, OrderType, PaymentMethod
+from orders.choices import ExceptionReason, HoldKind, OrderType, PaymentMethod
 from orders.models import (
     Customer,
     Order,
@@ -24,7 +24,17 @@ class OrderLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderLine
-        fields = ["id", "sku", "name", "quantity", "unit_price", "discount", "total", "quantity_reserved", "quantity_shipped"]
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "quantity",
+            "unit_price",
+            "discount",
+            "total",
+            "quantity_reserved",
+            "quantity_shipped",
+        ]
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -53,7 +63,16 @@ class ShipmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Shipment
-        fields = ["id", "order", "carrier", "tracking_number", "status", "shipped_at", "delivered_at", "lines"]
+        fields = [
+            "id",
+            "order",
+            "carrier",
+            "tracking_number",
+            "status",
+            "shipped_at",
+            "delivered_at",
+            "lines",
+        ]
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
@@ -67,9 +86,13 @@ class OrderEventSerializer(serializers.ModelSerializer):
 class OrderSerializer(serializers.ModelSerializer):
     """An order as listed: flat fields, no nested rows."""
 
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    warehouse = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    warehouse = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    hold_kind = serializers.ChoiceField(choices=HoldKind.choices, allow_blank=True, read_only=True)
+    exception_reason = serializers.ChoiceField(
+        choices=ExceptionReason.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Order
@@ -135,7 +158,9 @@ class LineInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, min_value=0)
-    discount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, min_value=0, default=0)
+    discount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, min_value=0, default=0
+    )
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -227,6 +252,18 @@ class ProductSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["id", "sku", "name", "barcode", "category", "price", "is_active"]
+        extra_kwargs = {"price": {"min_value": 0}, "sku": {"validators": []}}
+
+    def validate_sku(self, value: str) -> str:
+        """SKU codes are unique and contain no slash (they appear in URLs)."""
+        if "/" in value or not value.strip():
+            raise serializers.ValidationError("a SKU code cannot be blank or contain '/'")
+        duplicates = Product.objects.filter(sku=value)
+        if self.instance is not None:
+            duplicates = duplicates.exclude(pk=self.instance.pk)
+        if duplicates.exists():
+            raise serializers.ValidationError(f"SKU '{value}' already exists", code="unique")
+        return value
 
 
 class StockLevelSerializer(serializers.ModelSerializer):
@@ -253,6 +290,8 @@ class StockAdjustSerializer(serializers.Serializer):
 
 class CustomerSerializer(serializers.ModelSerializer):
     """A deduplicated buyer."""
+
+    email = serializers.CharField(read_only=True, help_text="may be empty")
 
     class Meta:
         model = Customer

@@ -52,6 +52,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     """Orders: list with filters, detail with lines, payments, shipments and events, and order actions."""
 
     lookup_field = "number"
+    lookup_value_regex = "[^/]+"
     permission_classes = [permissions.IsAuthenticated, RolePermissions, ActionPermission]
     filterset_class = api_filters.OrderFilterSet
     pagination_class = PlacedAtCursorPagination
@@ -83,7 +84,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return s.OrderDetailSerializer if self.action == "retrieve" else s.OrderSerializer
 
     def _respond(self, order: Order, http_status: int = status.HTTP_200_OK) -> Response:
-        order = self.get_queryset().prefetch_related("lines", "payments", "shipments", "events").get(pk=order.pk)
+        order = (
+            self.get_queryset().prefetch_related("lines", "payments", "shipments", "events").get(pk=order.pk)
+        )
         return Response(s.OrderDetailSerializer(order).data, status=http_status)
 
     @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderDetailSerializer, **ERRORS})
@@ -96,9 +99,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if values.pop("channel", ""):
             channel = Channel.objects.filter(code=request.data["channel"]).first()
             if channel is None:
-                raise NotFound(f"unknown channel '{request.data['channel']}'", code="unknown_channel", field="channel")
+                raise NotFound(
+                    f"unknown channel '{request.data['channel']}'", code="unknown_channel", field="channel"
+                )
         lines = [services.LineInput(**line) for line in values.pop("lines")]
-        order = services.create_order(services.OrderInput(lines=lines, channel=channel, **values), actor=actor_for(request))
+        order = services.create_order(
+            services.OrderInput(lines=lines, channel=channel, **values), actor=actor_for(request)
+        )
         return self._respond(order, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: s.OrderDetailSerializer, **ERRORS})
@@ -124,7 +131,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         data = s.NoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._respond(services.release_hold(order, actor=actor_for(request), note=data.validated_data["note"]))
+        return self._respond(
+            services.release_hold(order, actor=actor_for(request), note=data.validated_data["note"])
+        )
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.OrderDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
@@ -181,7 +190,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     partial_update=extend_schema(responses={200: s.ProductSerializer, **ERRORS}),
 )
 class ProductViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Products (SKUs)."""
 
@@ -284,7 +297,9 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             quantities=quantities,
             actor=actor_for(request),
         )
-        return Response(s.ShipmentSerializer(self.get_queryset().get(pk=shipment.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.ShipmentSerializer(self.get_queryset().get(pk=shipment.pk)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=s.ShipmentUpdateSerializer, responses={200: s.ShipmentSerializer, **ERRORS})
     def partial_update(self, request, pk=None):

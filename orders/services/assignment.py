@@ -38,7 +38,9 @@ def assign_warehouse(
     """
     if not warehouse.is_active:
         raise ValidationFailed(
-            _("warehouse %(w)s is not active") % {"w": warehouse}, code="inactive_warehouse", field="warehouse"
+            _("warehouse %(w)s is not active") % {"w": warehouse},
+            code="inactive_warehouse",
+            field="warehouse",
         )
     with transaction.atomic():
         locked = lock_order(order)
@@ -145,7 +147,7 @@ EDITABLE_DETAILS = (
     "postcode",
     "seller_note",
 )
-"""Order fields a clerk may correct by hand (contact, shipping address, seller note); never amounts or status."""
+"""Fields a clerk may correct by hand (contact, shipping address, seller note); never amounts or status."""
 
 _DETAILS_LOCKED = _NOT_REASSIGNABLE
 """Once the parcel has left (or the order is over), the address it went to is history."""
@@ -163,7 +165,9 @@ def update_order_details(order: Order | int, *, actor: Actor, **changes: str) ->
     unknown = sorted(set(changes) - set(EDITABLE_DETAILS))
     if unknown:
         raise ValidationFailed(
-            _("these fields cannot be edited: %(f)s") % {"f": ", ".join(unknown)}, code="not_editable", field=unknown[0]
+            _("these fields cannot be edited: %(f)s") % {"f": ", ".join(unknown)},
+            code="not_editable",
+            field=unknown[0],
         )
     with transaction.atomic():
         locked = lock_order(order)

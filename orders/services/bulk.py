@@ -23,7 +23,7 @@ from oms.errors import NotFound, OMSError, ValidationFailed
 from oms.money import ZERO, to_money
 from orders import hooks
 from orders.choices import EventType, OrderStatus, OrderType, PaymentMethod
-from orders.models import Customer, CustomerAddress, Order, OrderLine, Payment, Product
+from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Payment, Product
 from orders.services.creation import OrderInput, reserve_order_numbers
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
 from orders.services.events import event_row
@@ -70,7 +70,9 @@ def _validate(data: OrderInput, products: dict[str, Product]) -> tuple[list[Orde
         )
     if data.order_type not in OrderType.values:
         raise ValidationFailed(
-            _("unknown order type '%(t)s'") % {"t": data.order_type}, code="invalid_choice", field="order_type"
+            _("unknown order type '%(t)s'") % {"t": data.order_type},
+            code="invalid_choice",
+            field="order_type",
         )
     if not data.lines:
         raise ValidationFailed(_("an order needs at least one line"), code="required", field="lines")
@@ -87,16 +89,20 @@ def _validate(data: OrderInput, products: dict[str, Product]) -> tuple[list[Orde
             )
         if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
             raise ValidationFailed(
-                _("line %(n)s: quantity must be a positive whole number, got %(q)s") % {"n": index, "q": line.quantity},
+                _("line %(n)s: quantity must be a positive whole number, got %(q)s")
+                % {"n": index, "q": line.quantity},
                 code="invalid_quantity",
                 field=f"{where}.quantity",
             )
-        unit_price = to_money(product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price")
+        unit_price = to_money(
+            product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price"
+        )
         discount = to_money(line.discount, field=f"{where}.discount")
         total = unit_price * line.quantity - discount
         if unit_price < 0 or discount < 0 or total < 0:
             raise ValidationFailed(
-                _("line %(n)s: prices and discounts cannot be negative or exceed the line amount") % {"n": index},
+                _("line %(n)s: prices and discounts cannot be negative or exceed the line amount")
+                % {"n": index},
                 code="amounts_mismatch",
                 field=f"{where}.discount",
             )
@@ -117,13 +123,18 @@ def _validate(data: OrderInput, products: dict[str, Product]) -> tuple[list[Orde
     for name in ("discount", "shipping_fee", "tax", "paid_amount"):
         amounts[name] = to_money(getattr(data, name), field=name)
         if amounts[name] < 0:
-            raise ValidationFailed(_("%(field)s cannot be negative") % {"field": name}, code="negative_amount", field=name)
+            raise ValidationFailed(
+                _("%(field)s cannot be negative") % {"field": name}, code="negative_amount", field=name
+            )
     computed = subtotal - amounts["discount"] + amounts["shipping_fee"] + amounts["tax"]
     if computed < 0:
-        raise ValidationFailed(_("the discount exceeds the order amount"), code="amounts_mismatch", field="discount")
+        raise ValidationFailed(
+            _("the discount exceeds the order amount"), code="amounts_mismatch", field="discount"
+        )
     if data.total is not None and to_money(data.total, field="total") != computed:
         raise ValidationFailed(
-            _("total %(given)s does not add up to %(sum)s") % {"given": to_money(data.total), "sum": computed},
+            _("total %(given)s does not add up to %(sum)s")
+            % {"given": to_money(data.total), "sum": computed},
             code="amounts_mismatch",
             field="total",
         )
@@ -152,7 +163,9 @@ def _customers_for(inputs: Iterable[OrderInput]) -> dict[str, Customer]:
     missing = [c for key, c in wanted.items() if key not in found]
     if missing:
         Customer.objects.bulk_create(missing, ignore_conflicts=True)
-        found.update({c.dedupe_key: c for c in Customer.objects.filter(dedupe_key__in=[c.dedupe_key for c in missing])})
+        found.update(
+            {c.dedupe_key: c for c in Customer.objects.filter(dedupe_key__in=[c.dedupe_key for c in missing])}
+        )
     return found
 
 
@@ -254,7 +267,9 @@ def create_orders_bulk(
                         method=payment_method,
                         amount=amounts["paid_amount"],
                         currency=order.currency,
-                        transaction_id=payment_reference.format(external_id=order.external_id, number=order.number)[:128],
+                        transaction_id=payment_reference.format(
+                            external_id=order.external_id, number=order.number
+                        )[:128],
                         paid_at=data.paid_at or order.placed_at,
                     )
                 )
@@ -288,8 +303,6 @@ def create_orders_bulk(
         OrderLine.objects.bulk_create(line_rows)
         if payments:
             Payment.objects.bulk_create(payments)
-        from orders.models import OrderEvent
-
         OrderEvent.objects.bulk_create(events)
         if addresses:
             # A known address keeps its use count here (a bulk path does not bump counters).

@@ -100,11 +100,14 @@ def _validate_lines(data: OrderInput) -> list[tuple[LineInput, Product, Decimal,
             )
         if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
             raise ValidationFailed(
-                _("line %(n)s: quantity must be a positive whole number, got %(q)s") % {"n": index, "q": line.quantity},
+                _("line %(n)s: quantity must be a positive whole number, got %(q)s")
+                % {"n": index, "q": line.quantity},
                 code="invalid_quantity",
                 field=f"{where}.quantity",
             )
-        unit_price = to_money(product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price")
+        unit_price = to_money(
+            product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price"
+        )
         discount = to_money(line.discount, field=f"{where}.discount")
         if unit_price < 0 or discount < 0:
             raise ValidationFailed(
@@ -139,10 +142,14 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             field="currency",
         )
     if data.status not in OrderStatus.values or data.status == OrderStatus.ON_HOLD:
-        raise ValidationFailed(_("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status")
+        raise ValidationFailed(
+            _("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status"
+        )
     if data.order_type not in OrderType.values:
         raise ValidationFailed(
-            _("unknown order type '%(t)s'") % {"t": data.order_type}, code="invalid_choice", field="order_type"
+            _("unknown order type '%(t)s'") % {"t": data.order_type},
+            code="invalid_choice",
+            field="order_type",
         )
     lines = _validate_lines(data)
     subtotal = sum((total for *_rest, total in lines), ZERO)
@@ -150,18 +157,34 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
     shipping = to_money(data.shipping_fee, field="shipping_fee")
     tax = to_money(data.tax, field="tax")
     paid = to_money(data.paid_amount, field="paid_amount")
-    for name, value in (("discount", discount), ("shipping_fee", shipping), ("tax", tax), ("paid_amount", paid)):
+    for name, value in (
+        ("discount", discount),
+        ("shipping_fee", shipping),
+        ("tax", tax),
+        ("paid_amount", paid),
+    ):
         if value < 0:
             raise ValidationFailed(
                 _("%(field)s cannot be negative") % {"field": name}, code="negative_amount", field=name
             )
     computed = subtotal - discount + shipping + tax
     if computed < 0:
-        raise ValidationFailed(_("the discount exceeds the order amount"), code="amounts_mismatch", field="discount")
+        raise ValidationFailed(
+            _("the discount exceeds the order amount"), code="amounts_mismatch", field="discount"
+        )
     if data.total is not None and to_money(data.total, field="total") != computed:
         raise ValidationFailed(
-            _("total %(given)s does not add up: subtotal %(sub)s − discount %(disc)s + shipping %(ship)s + tax %(tax)s = %(sum)s")
-            % {"given": to_money(data.total), "sub": subtotal, "disc": discount, "ship": shipping, "tax": tax, "sum": computed},
+            _(
+                "total %(given)s does not add up: subtotal %(sub)s − discount %(disc)s + shipping %(ship)s + tax %(tax)s = %(sum)s"
+            )
+            % {
+                "given": to_money(data.total),
+                "sub": subtotal,
+                "disc": discount,
+                "ship": shipping,
+                "tax": tax,
+                "sum": computed,
+            },
             code="amounts_mismatch",
             field="total",
         )
@@ -210,7 +233,10 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             with transaction.atomic():
                 order.save(force_insert=True)
         except IntegrityError:
-            if data.external_id and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists():
+            if (
+                data.external_id
+                and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists()
+            ):
                 raise ValidationFailed(
                     _("order %(ext)s already exists in this channel") % {"ext": data.external_id},
                     code="duplicate_external_id",
@@ -254,5 +280,5 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             total=computed,
             **data.extra,
         )
-        hooks.dispatch_on_commit("order_created", order_id=order.pk, actor=actor)
+        hooks.dispatch("order_created", order_id=order.pk, actor=actor, event_type=event_type)
     return order

@@ -35,7 +35,9 @@ def normalize_email(raw: str | None) -> str:
     return (raw or "").strip().lower()
 
 
-def customer_dedupe_key(*, phone: str = "", email: str = "", channel_code: str = "", buyer_id: str = "") -> str:
+def customer_dedupe_key(
+    *, phone: str = "", email: str = "", channel_code: str = "", buyer_id: str = ""
+) -> str:
     """The identity a customer is deduplicated on, strongest first; empty when nothing identifies them."""
     phone = normalize_phone(phone)
     if phone and "*" not in phone:

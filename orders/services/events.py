@@ -9,7 +9,9 @@ from orders.choices import EventType
 from orders.models import Order, OrderEvent
 
 
-def record_event(order: Order, *, type: EventType | str, actor: Actor, message: str = "", **data: Any) -> OrderEvent:
+def record_event(
+    order: Order, *, type: EventType | str, actor: Actor, message: str = "", **data: Any
+) -> OrderEvent:
     """Append one event to `order`'s timeline with the actor who caused it and JSON details."""
     return OrderEvent.objects.create(
         order=order,

@@ -36,12 +36,18 @@ _TIMESTAMP_FOR = {
 def lock_order(order: Order | int) -> Order:
     """Re-read the order with its row locked for the rest of the transaction."""
     pk = order.pk if isinstance(order, Order) else order
-    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins to channel/warehouse.
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the joins to channel/warehouse.
     return Order.objects.select_for_update(of=("self",)).select_related("channel", "warehouse").get(pk=pk)
 
 
 def _change_status(
-    order: Order, target: str, *, actor: Actor, message: str = "", fields: dict[str, Any] | None = None, **data: Any
+    order: Order,
+    target: str,
+    *,
+    actor: Actor,
+    message: str = "",
+    fields: dict[str, Any] | None = None,
+    **data: Any,
 ) -> Order:
     """Move a locked order to `target`: check the table and guards, save, write the event, queue hooks.
 
@@ -58,16 +64,19 @@ def _change_status(
     for name, value in changed.items():
         setattr(order, name, value)
     order.save(update_fields=[*changed, "updated_at"])
-    record_event(
+    event = record_event(
         order,
         type=EventType.STATUS_CHANGED,
         actor=actor,
-        message=message or _("%(source)s → %(target)s") % {"source": S(source).label, "target": S(target).label},
+        message=message
+        or _("%(source)s → %(target)s") % {"source": S(source).label, "target": S(target).label},
         source=source,
         target=target,
         **data,
     )
-    hooks.dispatch_on_commit("status_changed", order_id=order.pk, source=source, target=target, actor=actor)
+    hooks.dispatch(
+        "status_changed", order_id=order.pk, source=source, target=target, actor=actor, event_id=event.pk
+    )
     return order
 
 
@@ -83,7 +92,9 @@ _VERB_FOR_TARGET = {
 """Moves with side effects of their own (stock, shipments, hold details): only their verb may make them."""
 
 
-def transition_order(order: Order | int, target: str, *, actor: Actor, message: str = "", **data: Any) -> Order:
+def transition_order(
+    order: Order | int, target: str, *, actor: Actor, message: str = "", **data: Any
+) -> Order:
     """Move an order to `target` when the move has no side effects (paid → review, → completed).
 
     A move that reserves, ships, releases stock, holds or releases a hold is refused with code
@@ -165,7 +176,12 @@ def cancel_order(order: Order | int, *, reason: str, actor: Actor) -> Order:
             S.CANCELLED,
             actor=actor,
             message=_("Cancelled: %(reason)s") % {"reason": reason},
-            fields={"cancel_reason": reason[:200], "stock_status": new_stock, "hold_kind": "", "hold_reason": ""},
+            fields={
+                "cancel_reason": reason[:200],
+                "stock_status": new_stock,
+                "hold_kind": "",
+                "hold_reason": "",
+            },
             reason=reason,
         )
 
@@ -173,7 +189,9 @@ def cancel_order(order: Order | int, *, reason: str, actor: Actor) -> Order:
 def hold_order(order: Order | int, *, kind: str, reason: str, actor: Actor) -> Order:
     """Put an order on hold (review, finance review, delayed) with a reason; stock stays reserved."""
     if kind not in HoldKind.values:
-        raise ValidationFailed(_("unknown hold kind '%(kind)s'") % {"kind": kind}, code="invalid_choice", field="kind")
+        raise ValidationFailed(
+            _("unknown hold kind '%(kind)s'") % {"kind": kind}, code="invalid_choice", field="kind"
+        )
     if not reason or not reason.strip():
         raise ValidationFailed(_("a hold reason is required"), code="reason_required", field="reason")
     with transaction.atomic():
@@ -204,16 +222,20 @@ def release_hold(order: Order | int, *, actor: Actor, note: str = "") -> Order:
         locked = lock_order(order)
         if locked.status != S.ON_HOLD:
             raise TransitionNotAllowed(
-                _("order %(number)s is not on hold") % {"number": locked.number}, code="not_on_hold", field="status"
+                _("order %(number)s is not on hold") % {"number": locked.number},
+                code="not_on_hold",
+                field="status",
             )
-        if locked.hold_kind == HoldKind.FINANCE and actor.user is not None:
-            if not actor.user.has_perm("orders.finance_review_order"):
-                raise TransitionNotAllowed(
-                    _("order %(number)s is in finance review; only finance can approve it")
-                    % {"number": locked.number},
-                    code="finance_permission_required",
-                    field="status",
-                )
+        if (
+            locked.hold_kind == HoldKind.FINANCE
+            and actor.user is not None
+            and not actor.user.has_perm("orders.finance_review_order")
+        ):
+            raise TransitionNotAllowed(
+                _("order %(number)s is in finance review; only finance can approve it") % {"number": locked.number},
+                code="finance_permission_required",
+                field="status",
+            )
         kind, reason = locked.hold_kind, locked.hold_reason
         changed = _change_status(
             locked,
@@ -271,7 +293,9 @@ def flag_exception(order: Order | int, *, reason: str, detail: str = "", actor: 
     """Mark an order as needing attention, with a reason from ExceptionReason and a free detail."""
     if reason not in ExceptionReason.values:
         raise ValidationFailed(
-            _("unknown exception reason '%(reason)s'") % {"reason": reason}, code="invalid_choice", field="reason"
+            _("unknown exception reason '%(reason)s'") % {"reason": reason},
+            code="invalid_choice",
+            field="reason",
         )
     with transaction.atomic():
         locked = lock_order(order)
@@ -282,7 +306,9 @@ def flag_exception(order: Order | int, *, reason: str, detail: str = "", actor: 
 def resolve_exception(order: Order | int, *, resolution: str, note: str = "", actor: Actor) -> Order:
     """Clear an order's exception, recording how it was resolved (for suggesting resolutions later)."""
     if not resolution:
-        raise ValidationFailed(_("say how the exception was resolved"), code="reason_required", field="resolution")
+        raise ValidationFailed(
+            _("say how the exception was resolved"), code="reason_required", field="resolution"
+        )
     with transaction.atomic():
         locked = lock_order(order)
         if not locked.exception_reason:

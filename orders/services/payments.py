@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from oms.actors import Actor
 from oms.errors import ValidationFailed
 from oms.money import ZERO, to_money
-from orders import state
+from orders import hooks, state
 from orders.choices import EventType, OrderStatus, PaymentKind, PaymentMethod
 from orders.models import Order, Payment
 from orders.services.events import record_event
@@ -40,9 +40,13 @@ def record_payment(
     if amount <= 0:
         raise ValidationFailed(_("amount must be positive"), code="invalid_amount", field="amount")
     if method not in PaymentMethod.values:
-        raise ValidationFailed(_("unknown payment method '%(m)s'") % {"m": method}, code="invalid_choice", field="method")
+        raise ValidationFailed(
+            _("unknown payment method '%(m)s'") % {"m": method}, code="invalid_choice", field="method"
+        )
     if kind not in PaymentKind.values:
-        raise ValidationFailed(_("unknown payment kind '%(k)s'") % {"k": kind}, code="invalid_choice", field="kind")
+        raise ValidationFailed(
+            _("unknown payment kind '%(k)s'") % {"k": kind}, code="invalid_choice", field="kind"
+        )
     with transaction.atomic():
         locked = lock_order(order)
         if currency and currency != locked.currency:
@@ -58,13 +62,16 @@ def record_payment(
                 return existing
         totals = {
             row["kind"]: row["sum"] or ZERO
-            for row in locked.payments.filter(status=Payment.Status.SUCCEEDED).values("kind").annotate(sum=Sum("amount"))
+            for row in locked.payments.filter(status=Payment.Status.SUCCEEDED)
+            .values("kind")
+            .annotate(sum=Sum("amount"))
         }
         paid = totals.get(PaymentKind.PAYMENT, ZERO) + (amount if kind == PaymentKind.PAYMENT else ZERO)
         refunded = totals.get(PaymentKind.REFUND, ZERO) + (amount if kind == PaymentKind.REFUND else ZERO)
         if kind == PaymentKind.REFUND and refunded > paid:
             raise ValidationFailed(
-                _("refund of %(amount)s exceeds what was paid (%(paid)s)") % {"amount": amount, "paid": paid - refunded + amount},
+                _("refund of %(amount)s exceeds what was paid (%(paid)s)")
+                % {"amount": amount, "paid": paid - refunded + amount},
                 code="refund_exceeds_paid",
                 field="amount",
             )
@@ -90,12 +97,23 @@ def record_payment(
             type=EventType.PAYMENT_RECORDED,
             actor=actor,
             message=_("%(kind)s of %(amount)s %(cur)s via %(method)s")
-            % {"kind": PaymentKind(kind).label, "amount": amount, "cur": locked.currency, "method": PaymentMethod(method).label},
+            % {
+                "kind": PaymentKind(kind).label,
+                "amount": amount,
+                "cur": locked.currency,
+                "method": PaymentMethod(method).label,
+            },
             amount=amount,
             kind=kind,
             method=method,
             transaction_id=transaction_id,
         )
-        if locked.status == OrderStatus.PENDING_PAYMENT and state.check_transition(locked, OrderStatus.PENDING_REVIEW) is None:
-            _change_status(locked, OrderStatus.PENDING_REVIEW, actor=actor, message=_("Paid; waiting for review"))
+        if (
+            locked.status == OrderStatus.PENDING_PAYMENT
+            and state.check_transition(locked, OrderStatus.PENDING_REVIEW) is None
+        ):
+            _change_status(
+                locked, OrderStatus.PENDING_REVIEW, actor=actor, message=_("Paid; waiting for review")
+            )
+        hooks.dispatch("payment_received", order_id=locked.pk, payment_id=payment.pk, kind=kind, actor=actor)
         return payment

@@ -49,10 +49,15 @@ def ship_order(
         wanted = quantities or {pk: qty for pk, qty in remaining.items() if qty}
         for line_pk, qty in wanted.items():
             if line_pk not in remaining:
-                raise ValidationFailed(_("line %(pk)s is not on this order") % {"pk": line_pk}, code="unknown_line", field="lines")
+                raise ValidationFailed(
+                    _("line %(pk)s is not on this order") % {"pk": line_pk},
+                    code="unknown_line",
+                    field="lines",
+                )
             if not isinstance(qty, int) or qty <= 0 or qty > remaining[line_pk]:
                 raise ValidationFailed(
-                    _("line %(pk)s: cannot ship %(q)s units (%(r)s remaining)") % {"pk": line_pk, "q": qty, "r": remaining[line_pk]},
+                    _("line %(pk)s: cannot ship %(q)s units (%(r)s remaining)")
+                    % {"pk": line_pk, "q": qty, "r": remaining[line_pk]},
                     code="invalid_quantity",
                     field="lines",
                 )
@@ -78,7 +83,8 @@ def ship_order(
             locked,
             type=EventType.SHIPMENT_CREATED,
             actor=actor,
-            message=_("Shipped with %(carrier)s %(tracking)s") % {"carrier": carrier, "tracking": tracking_number},
+            message=_("Shipped with %(carrier)s %(tracking)s")
+            % {"carrier": carrier, "tracking": tracking_number},
             carrier=carrier,
             tracking_number=tracking_number,
             shipment=shipment.pk,
@@ -121,9 +127,13 @@ def update_shipment(
                 continue
             value = value.strip()
             if not value:
-                raise ValidationFailed(_("%(field)s cannot be empty") % {"field": name}, code="required", field=name)
+                raise ValidationFailed(
+                    _("%(field)s cannot be empty") % {"field": name}, code="required", field=name
+                )
             if name == "status" and value not in Shipment.Status.values:
-                raise ValidationFailed(_("unknown shipment status '%(s)s'") % {"s": value}, code="invalid_choice", field=name)
+                raise ValidationFailed(
+                    _("unknown shipment status '%(s)s'") % {"s": value}, code="invalid_choice", field=name
+                )
             if getattr(locked, name) != value:
                 changes[name] = (getattr(locked, name), value)
                 setattr(locked, name, value)

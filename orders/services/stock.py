@@ -86,7 +86,8 @@ def reserve_order_stock(order: Order, *, actor: Actor) -> None:
         order,
         type=EventType.STOCK_RESERVED,
         actor=actor,
-        message=_("Reserved %(units)s units in %(warehouse)s") % {"units": sum(needs.values()), "warehouse": warehouse},
+        message=_("Reserved %(units)s units in %(warehouse)s")
+        % {"units": sum(needs.values()), "warehouse": warehouse},
         warehouse=warehouse.code,
         quantities={line.sku: line.quantity for line in lines},
     )
@@ -129,13 +130,17 @@ def deduct_shipped_stock(order: Order, shipped: dict[int, int], *, actor: Actor)
         by_product[line.product_id] += quantity
     for product_id, quantity in sorted(by_product.items()):
         updated = StockLevel.objects.filter(
-            product_id=product_id, warehouse_id=order.warehouse_id, reserved__gte=quantity, on_hand__gte=quantity
+            product_id=product_id,
+            warehouse_id=order.warehouse_id,
+            reserved__gte=quantity,
+            on_hand__gte=quantity,
         ).update(on_hand=F("on_hand") - quantity, reserved=F("reserved") - quantity)
         if not updated:
             raise StockShortage(_("stock record missing for a shipped line"), field="lines")
     for line_pk, quantity in shipped.items():
         OrderLine.objects.filter(pk=line_pk).update(
-            quantity_reserved=F("quantity_reserved") - quantity, quantity_shipped=F("quantity_shipped") + quantity
+            quantity_reserved=F("quantity_reserved") - quantity,
+            quantity_shipped=F("quantity_shipped") + quantity,
         )
     record_event(
         order,
@@ -146,19 +151,21 @@ def deduct_shipped_stock(order: Order, shipped: dict[int, int], *, actor: Actor)
     )
 
 
-def adjust_stock(
-    *, sku: str, warehouse_code: str, delta: int, reason: str, actor: Actor
-) -> StockLevel:
+def adjust_stock(*, sku: str, warehouse_code: str, delta: int, reason: str, actor: Actor) -> StockLevel:
     """Receive (+) or write off (−) units of a SKU in a warehouse; refused if it would drop below reserved."""
     if not reason:
-        raise ValidationFailed(_("a reason is required to adjust stock"), code="reason_required", field="reason")
+        raise ValidationFailed(
+            _("a reason is required to adjust stock"), code="reason_required", field="reason"
+        )
     product = Product.objects.filter(sku=sku).first()
     if product is None:
         raise NotFound(_("unknown SKU '%(sku)s'") % {"sku": sku}, code="unknown_sku", field="sku")
     warehouse = Warehouse.objects.filter(code=warehouse_code).first()
     if warehouse is None:
         raise NotFound(
-            _("unknown warehouse '%(code)s'") % {"code": warehouse_code}, code="unknown_warehouse", field="warehouse"
+            _("unknown warehouse '%(code)s'") % {"code": warehouse_code},
+            code="unknown_warehouse",
+            field="warehouse",
         )
     with transaction.atomic():
         level, _created = StockLevel.objects.get_or_create(product=product, warehouse=warehouse)

@@ -16,10 +16,23 @@ pytestmark = pytest.mark.django_db
 
 READ = ["orders.view_order", "orders.view_product", "orders.view_stocklevel", "orders.view_shipment"]
 ROLES = {
-    "clerk": [*READ, "orders.add_order", "orders.change_order", "orders.review_order", "orders.hold_order", "orders.cancel_order"],
+    "clerk": [
+        *READ,
+        "orders.add_order",
+        "orders.change_order",
+        "orders.review_order",
+        "orders.hold_order",
+        "orders.cancel_order",
+    ],
     "warehouse": [*READ, "orders.ship_order", "orders.change_stocklevel", "orders.change_order"],
     "finance": [*READ, "orders.finance_review_order", "orders.hold_order", "orders.add_payment"],
-    "integrator": [*READ, "orders.add_order", "orders.change_order", "orders.ship_order", "orders.review_order"],
+    "integrator": [
+        *READ,
+        "orders.add_order",
+        "orders.change_order",
+        "orders.ship_order",
+        "orders.review_order",
+    ],
     "nobody": [],
 }
 
@@ -87,12 +100,16 @@ def test_ship_by_warehouse_and_refused_for_clerk():
     body = shipped.json()
     assert body["status"] == "shipped"
     assert body["shipments"][0]["tracking_number"] == "SF1"
-    assert any(event["type"] == "shipment_created" and event["actor_kind"] == "api" for event in body["events"])
+    assert any(
+        event["type"] == "shipment_created" and event["actor_kind"] == "api" for event in body["events"]
+    )
 
 
 def test_illegal_transition_returns_coded_conflict():
     order = order_in_status(OrderStatus.SHIPPED)
-    response = client_for("clerk").post(f"/api/v1/orders/{order.number}/cancel/", {"reason": "late"}, format="json")
+    response = client_for("clerk").post(
+        f"/api/v1/orders/{order.number}/cancel/", {"reason": "late"}, format="json"
+    )
     assert response.status_code == 409
     assert response.json() == {
         "code": "transition_not_allowed",
@@ -106,7 +123,9 @@ def test_finance_hold_is_released_only_by_finance():
     clerk = client_for("clerk").post(f"/api/v1/orders/{order.number}/release/", {}, format="json")
     assert clerk.status_code == 403
     assert clerk.json()["code"] == "finance_permission_required"
-    finance = client_for("finance").post(f"/api/v1/orders/{order.number}/release/", {"note": "ok"}, format="json")
+    finance = client_for("finance").post(
+        f"/api/v1/orders/{order.number}/release/", {"note": "ok"}, format="json"
+    )
     assert finance.status_code == 200
     assert finance.json()["status"] == "pending_review"
 
@@ -131,7 +150,11 @@ def test_validation_errors_name_the_field():
 def test_idempotency_key_replays_the_first_response_and_writes_once():
     product = stocked_product()
     client = client_for("integrator")
-    payload = {"lines": [{"sku": product.sku, "quantity": 2}], "buyer_phone": "13912345678", "receiver_name": "张三"}
+    payload = {
+        "lines": [{"sku": product.sku, "quantity": 2}],
+        "buyer_phone": "13912345678",
+        "receiver_name": "张三",
+    }
     first = client.post("/api/v1/orders/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = client.post("/api/v1/orders/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201
@@ -139,7 +162,9 @@ def test_idempotency_key_replays_the_first_response_and_writes_once():
     assert again["Idempotent-Replayed"] == "true"
     assert Order.objects.count() == 1
     assert OrderEvent.objects.filter(type="created").count() == 1
-    other = client.post("/api/v1/orders/", {**payload, "buyer_note": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = client.post(
+        "/api/v1/orders/", {**payload, "buyer_note": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
     fresh = client.post("/api/v1/orders/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
@@ -176,11 +201,16 @@ def test_stock_adjust_with_reason():
     )
     assert refused.status_code == 409
     assert refused.json()["code"] == "stock_short"
-    assert client_for("clerk").post(
-        "/api/v1/stock-levels/adjust/",
-        {"sku": product.sku, "warehouse": level.warehouse.code, "delta": 1, "reason": "x"},
-        format="json",
-    ).status_code == 403
+    assert (
+        client_for("clerk")
+        .post(
+            "/api/v1/stock-levels/adjust/",
+            {"sku": product.sku, "warehouse": level.warehouse.code, "delta": 1, "reason": "x"},
+            format="json",
+        )
+        .status_code
+        == 403
+    )
 
 
 def test_shipment_tracking_update_is_on_the_timeline():

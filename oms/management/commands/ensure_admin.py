@@ -19,7 +19,9 @@ class Command(BaseCommand):
         password = os.environ.get("OMS_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser("admin", "admin@example.com", password)
         if os.environ.get("OMS_ADMIN_PASSWORD"):
-            self.stdout.write(self.style.SUCCESS("Created superuser 'admin' with the password from OMS_ADMIN_PASSWORD."))
+            self.stdout.write(
+                self.style.SUCCESS("Created superuser 'admin' with the password from OMS_ADMIN_PASSWORD.")
+            )
         else:
             self.stdout.write(self.style.SUCCESS(f"Created superuser 'admin' with password: {password}"))
             self.stdout.write("Write it down: it is shown only this once.")
