@@ -177,12 +177,12 @@ class OrderNumberSequence(models.Model):
     day = models.DateField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
-    def __str__(self) -> str:
-        return f"{self.day}: {self.last}"
-
     class Meta:
         verbose_name = _("order number sequence")
         verbose_name_plural = _("order number sequences")
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"
 
 
 class Order(models.Model):
