@@ -514,12 +514,12 @@ class ShipmentLine(models.Model):
     order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="shipment_lines")
     quantity = models.PositiveIntegerField(_("quantity"))
 
-    def __str__(self) -> str:
-        return f"{self.order_line_id} × {self.quantity}"
-
     class Meta:
         verbose_name = _("shipment line")
         verbose_name_plural = _("shipment lines")
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="shipment_line_quantity_positive")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line_id} × {self.quantity}"
