@@ -9,17 +9,20 @@ from django.http import HttpRequest
 logger = logging.getLogger(__name__)
 
 
-def headline_figures(request: HttpRequest) -> list:
-    """Headline figures from the reports app (`reports.dashboard.headline_figures`), if it provides them."""
+def headline_figures(request: HttpRequest) -> dict:
+    """Headline figures from the reports app (`reports.dashboard.headline_figures`), if it provides them.
+
+    Rendered by the reports app's own snippet (reports/_dashboard_figures.html); empty when it is absent.
+    """
     try:
         from reports.dashboard import headline_figures as reports_figures
     except ImportError:
-        return []
+        return {}
     try:
-        return list(reports_figures(request) or [])
+        return reports_figures(request) or {}
     except Exception:  # a broken figure must never take the home page down
         logger.exception("headline figures failed")
-        return []
+        return {}
 
 
 def dashboard_callback(request: HttpRequest, context: dict) -> dict:
@@ -27,5 +30,5 @@ def dashboard_callback(request: HttpRequest, context: dict) -> dict:
     from orders.queues import work_queues
 
     context["work_queues"] = work_queues(request.user)
-    context["headline_figures"] = headline_figures(request)
+    context["headline"] = headline_figures(request)
     return context

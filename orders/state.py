@@ -166,6 +166,8 @@ def payment_status_for(total: Any, paid: Any, refunded: Any) -> str:
     """Derive the payment status from the order total and the sums paid and refunded."""
     if refunded > 0:
         return PaymentStatus.REFUNDED if refunded >= paid else PaymentStatus.PARTIALLY_REFUNDED
+    if total <= 0:
+        return PaymentStatus.PAID  # nothing to pay (gift, fully discounted)
     if paid <= 0:
         return PaymentStatus.UNPAID
     if paid >= total:

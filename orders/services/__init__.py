@@ -54,3 +54,7 @@ __all__ = [
     "update_order_details",
     "update_shipment",
 ]
+
+from orders.services.presale import convert_to_presale  # noqa: E402  (rules engine)
+
+__all__ += ["convert_to_presale"]

@@ -308,5 +308,6 @@ def create_orders_bulk(
             # A known address keeps its use count here (a bulk path does not bump counters).
             CustomerAddress.objects.bulk_create(addresses, ignore_conflicts=True)
         for order in orders:
-            hooks.dispatch_on_commit("order_created", order_id=order.pk, actor=actor)
+            # Same hooks as create_order: rules' in-transaction guards now, the rest after commit.
+            hooks.dispatch("order_created", order_id=order.pk, actor=actor, event_type=event_type)
     return outcome

@@ -189,6 +189,12 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             field="total",
         )
     placed_at = data.placed_at or timezone.now()
+    status, payment_status = data.status, data.payment_status
+    if computed == 0 and payment_status == PaymentStatus.UNPAID:
+        # Nothing to pay (gift, fully discounted): paid by definition, on to review.
+        payment_status = PaymentStatus.PAID
+        if status == OrderStatus.PENDING_PAYMENT:
+            status = OrderStatus.PENDING_REVIEW
     with transaction.atomic():
         customer = find_or_create_customer(
             name=data.buyer_name,
@@ -203,8 +209,8 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             channel=data.channel,
             external_id=data.external_id or "",
             order_type=data.order_type,
-            status=data.status,
-            payment_status=data.payment_status,
+            status=status,
+            payment_status=payment_status,
             customer=customer,
             warehouse=data.warehouse,
             currency=currency,

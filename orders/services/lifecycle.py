@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oms.actors import Actor
+from oms.actors import Actor, ActorKind
 from oms.errors import OMSError, StockShortage, TransitionNotAllowed, ValidationFailed
 from orders import hooks, state
 from orders.choices import (
@@ -226,13 +226,13 @@ def release_hold(order: Order | int, *, actor: Actor, note: str = "") -> Order:
                 code="not_on_hold",
                 field="status",
             )
-        if (
-            locked.hold_kind == HoldKind.FINANCE
-            and actor.user is not None
-            and not actor.user.has_perm("orders.finance_review_order")
+        if locked.hold_kind == HoldKind.FINANCE and (
+            actor.kind == ActorKind.RULE
+            or (actor.user is not None and not actor.user.has_perm("orders.finance_review_order"))
         ):
             raise TransitionNotAllowed(
-                _("order %(number)s is in finance review; only finance can approve it") % {"number": locked.number},
+                _("order %(number)s is in finance review; only finance can approve it")
+                % {"number": locked.number},
                 code="finance_permission_required",
                 field="status",
             )
@@ -247,6 +247,11 @@ def release_hold(order: Order | int, *, actor: Actor, note: str = "") -> Order:
             released_reason=reason,
         )
         record_event(changed, type=EventType.HOLD_RELEASED, actor=actor, message=note or reason, kind=kind)
+        if changed.status == S.PENDING_PAYMENT and state.check_transition(changed, S.PENDING_REVIEW) is None:
+            # Paid while it was held: move on to review as record_payment would have.
+            _change_status(
+                changed, S.PENDING_REVIEW, actor=actor, message=_("Paid while on hold; waiting for review")
+            )
         return changed
 
 
@@ -272,6 +277,10 @@ def complete_order(order: Order | int, *, actor: Actor) -> Order:
 
 def close_order(order: Order | int, *, reason: str, actor: Actor) -> Order:
     """Close an unpaid (timed-out) or fully refunded order; any reservation is released."""
+    if not reason or not reason.strip():
+        raise ValidationFailed(
+            _("a reason is required to close an order"), code="reason_required", field="reason"
+        )
     with transaction.atomic():
         locked = lock_order(order)
         refusal = state.check_transition(locked, S.CLOSED)

@@ -309,3 +309,14 @@ def order_in_status(
     order.refresh_from_db()
     assert order.status == status, f"expected {status}, reached {order.status}"
     return order
+
+
+def ensure_roles() -> None:
+    """Make sure the role groups of migration orders/0002 exist (a transactional test's flush removes them)."""
+    from orders.roles import ROLES, sync_roles
+
+    if (
+        Group.objects.filter(name__in=list(ROLES)).count() < len(ROLES)
+        or not Group.objects.filter(name="clerk", permissions__codename="review_order").exists()
+    ):
+        sync_roles()

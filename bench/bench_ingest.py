@@ -1,0 +1,189 @@
+"""Channel ingest: 100,000×scale orders (with lines) synced from a local fake website platform into PostgreSQL.
+
+The sync runs the real path (adapter over HTTP → mapping → `upsert_orders` → `orders.services.bulk`), page by
+page with the SyncRun lease, heartbeat and cursor. The comparison is a bare COPY of the very same order and line
+rows into copies of the two tables (same indexes and constraints), in the same run. Target: ≥ 1/3 of COPY's rate.
+The fake serves from a pre-sorted list (bisect + offset) so the platform side costs little.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import io
+import time
+
+from bench.common import BenchResult, bench_database
+
+SKUS = 200
+
+
+def _fast_website_fake(count: int, start: dt.datetime):
+    """A website fake whose order list is generated once, sorted, and paged by offset (signature still checked)."""
+    import base64
+    import json
+
+    from channels.tests.fake_platform import FakePlatformServer, FakeResponse
+    from channels.tests.fake_platform_handlers import WebsiteFake, website_order
+
+    class FastWebsiteFake(WebsiteFake):
+        def __init__(self) -> None:
+            super().__init__(None)
+            self.times: list[dt.datetime] = []
+
+        def make_order(self, index: int, updated: dt.datetime) -> dict:
+            order = website_order(index, updated)
+            phone = f"139{index:08d}"
+            order["customer"] = {"id": f"c{index}", "name": f"买家{index}", "phone": phone, "email": ""}
+            order["shipping_address"] = {
+                **order["shipping_address"],
+                "name": f"收件人{index}",
+                "phone": phone,
+            }
+            order["lines"] = [
+                {
+                    "id": f"L{index}-{n}",
+                    "sku": f"SKU-{(index * 7 + n) % SKUS}",
+                    "name": f"商品 {n}",
+                    "quantity": 1 + n,
+                    "unit_price": "99.00",
+                    "discount": "0.00",
+                    "total": f"{99 * (1 + n)}.00",
+                    "status": None,
+                }
+                for n in range(2)
+            ]
+            order.update(
+                subtotal="297.00", discount="0.00", shipping="8.00", total="305.00", paid_amount="305.00"
+            )
+            return order
+
+        def handle(self, request):
+            if request.path.endswith("/orders") and request.method == "GET":
+                low = dt.datetime.fromisoformat(request.query["updated_from"])
+                high = dt.datetime.fromisoformat(request.query["updated_to"])
+                first = bisect.bisect_left(self.times, low)
+                last = bisect.bisect_right(self.times, high)
+                limit = int(request.query.get("limit", 100))
+                cursor = request.query.get("cursor")
+                offset = first + (int(base64.urlsafe_b64decode(cursor).decode()) if cursor else 0)
+                end = min(offset + limit, last)
+                token = base64.urlsafe_b64encode(str(end - first).encode()).decode() if end < last else None
+                body = {"orders": self.orders[offset:end], "next_cursor": token, "total": last - first}
+                return FakeResponse(json.dumps(body, ensure_ascii=False).encode())
+            return super().handle(request)
+
+    behaviour = FastWebsiteFake()
+    step = dt.timedelta(seconds=max(1, int(20 * 3600 / max(count, 1))))
+    behaviour.add_orders(count, start, step if count < 70000 else dt.timedelta(seconds=1))
+    behaviour.times = [dt.datetime.fromisoformat(o["updated_at"]) for o in behaviour.orders]
+    return FakePlatformServer(behaviour)
+
+
+def _copy_baseline(order_count: int) -> float:
+    """Seconds for a bare COPY of the ingested order and line rows into same-shaped tables (export not timed)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        for table in ("orders_order", "orders_orderline"):
+            cursor.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
+            cursor.execute(
+                f"CREATE TABLE bench_copy_{table} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+            )
+        dumps = {}
+        for table in ("orders_order", "orders_orderline"):
+            buffer = io.BytesIO()
+            with raw.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            dumps[table] = buffer.getvalue()
+        started = time.perf_counter()
+        with raw.cursor() as pg:
+            for table in ("orders_order", "orders_orderline"):
+                with pg.copy(f"COPY bench_copy_{table} FROM STDIN") as copy:
+                    copy.write(dumps[table])
+        raw.commit() if not raw.autocommit else None
+        elapsed = time.perf_counter() - started
+        for table in ("orders_order", "orders_orderline"):
+            cursor.execute(f"DROP TABLE bench_copy_{table}")
+    return elapsed
+
+
+def run(scale: float) -> list[BenchResult]:
+    """Sync 100,000×scale orders from the fake platform, then COPY the same rows; orders/s for both."""
+    count = max(1000, int(100_000 * scale))
+    with bench_database():
+        from cryptography.fernet import Fernet
+        from django.conf import settings
+
+        settings.OMS_CREDENTIALS_KEY = Fernet.generate_key().decode()
+        from channels.models import Channel
+        from channels.services import set_credentials, sync_channel
+        from channels.tests.fake_platform import APP_SECRET
+        from orders import hooks
+        from orders.models import Order, OrderLine
+
+        start = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+        timings = {}
+        for label, code in (("full", "bench"), ("no_hooks", "bench-nohooks")):
+            server = _fast_website_fake(count, start)
+            saved = (
+                hooks._handlers.pop("order_created", None),
+                hooks._in_transaction.pop("order_created", None),
+            )
+            if label == "full":
+                for table, handlers in zip((hooks._handlers, hooks._in_transaction), saved, strict=True):
+                    if handlers:
+                        table["order_created"] = handlers
+            try:
+                channel = Channel.objects.create(
+                    code=code, name=code, platform="website", api_base_url=server.base_url
+                )
+                set_credentials(channel, app_key="bench", app_secret=APP_SECRET)
+                began = time.perf_counter()
+                run_ = sync_channel(
+                    channel, since=start - dt.timedelta(minutes=1), until=start + dt.timedelta(days=2)
+                )
+                timings[label] = time.perf_counter() - began
+            finally:
+                for table, handlers in zip((hooks._handlers, hooks._in_transaction), saved, strict=True):
+                    if handlers:
+                        table["order_created"] = handlers
+                server.stop()
+            assert run_.created == count and run_.failed == 0, (run_.created, count, run_.errors[:3])
+        ingest_seconds, bare_seconds = timings["full"], timings["no_hooks"]
+        orders = Order.objects.count() // 2
+        lines = OrderLine.objects.count() // 2
+        copy_seconds = _copy_baseline(orders * 2) / 2
+    ingest_rate = orders / ingest_seconds
+    copy_rate = orders / copy_seconds
+    return [
+        BenchResult(
+            "ingest_orders_per_s",
+            round(ingest_rate, 1),
+            "orders/s",
+            "bare COPY of the same order+line rows",
+            round(copy_rate, 1),
+            "≥ 1/3 of COPY",
+            f"{orders:,} orders, {lines:,} lines, {run_.pages} pages over HTTP; sync {ingest_seconds:.1f}s, "
+            f"COPY {copy_seconds:.2f}s (orders and lines only; sync also writes customers, payments, events, "
+            f"channel orders; 'order_created' hooks (rules) run per order)",
+        ),
+        BenchResult(
+            "ingest_orders_per_s_without_order_hooks",
+            round(orders / bare_seconds, 1),
+            "orders/s",
+            "bare COPY of the same order+line rows",
+            round(copy_rate, 1),
+            "≥ 1/3 of COPY",
+            f"same sync with the 'order_created' hooks unregistered: the ingest path alone ({bare_seconds:.1f}s)",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    from bench.common import bench_scale
+
+    for result in run(bench_scale()):
+        print(result.as_dict())

@@ -1,0 +1,208 @@
+"""Polling sync of one channel: a SyncRun is both the report and the lease that keeps syncs of a channel apart.
+
+The lease is a database row: at most one `running` SyncRun per channel (a partial unique index, so it holds across
+processes and machines, on PostgreSQL and SQLite alike). A running run proves it is alive by its heartbeat, written
+in every page's transaction; a run whose heartbeat is older than LEASE_TTL (its worker died) is marked failed by
+the next sync, which then takes over. A page is committed only while the lease is still held.
+
+Pages are committed one by one (orders, channel orders, run counters); the channel's sync cursor moves to a
+window's end in the same transaction as that window's last page, so it never runs ahead of committed data and a
+lost or killed task only delays data: the next run resumes from the cursor, and re-reading is harmless (upserts
+are idempotent by payload hash).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels.choices import SyncRunStatus, SyncTrigger
+from channels.mapping import load_mapping
+from channels.models import Channel, SyncRun
+from channels.services.upsert import UpsertResult, upsert_orders
+from oms.actors import Actor
+from oms.errors import OMSError
+
+logger = logging.getLogger(__name__)
+
+LEASE_TTL = dt.timedelta(minutes=10)
+"""A running sync without a heartbeat for this long is taken to be dead (longer than any one page takes)."""
+SETTLE_LAG = dt.timedelta(minutes=1)
+"""The sync window ends this far in the past, so no modification can still enter it while we page."""
+MAX_ERRORS_KEPT = 200
+
+
+class SyncAlreadyRunning(OMSError):
+    """Another sync of the same channel holds the lease."""
+
+    default_code = "sync_running"
+
+
+class LeaseLost(OMSError):
+    """This run's lease expired and another run took over; stop without committing."""
+
+    default_code = "lease_lost"
+
+
+def build_adapter(channel: Channel, **kwargs: Any):
+    """The platform adapter for a channel, with its decrypted credentials and (overridable) API base URL."""
+    from channels.adapters.registry import get_adapter_class
+
+    adapter_class = get_adapter_class(channel.platform)
+    return adapter_class(channel.get_credentials(), channel.api_base_url or None, **kwargs)
+
+
+def acquire_lease(channel: Channel, *, trigger: str = SyncTrigger.SCHEDULE) -> SyncRun:
+    """Start a SyncRun for `channel`, or raise SyncAlreadyRunning if a live one exists (expired ones are failed)."""
+    now = timezone.now()
+    SyncRun.objects.filter(
+        channel=channel, status=SyncRunStatus.RUNNING, heartbeat_at__lt=now - LEASE_TTL
+    ).update(
+        status=SyncRunStatus.FAILED,
+        finished_at=now,
+        errors=[{"code": "lease_expired", "message": "the worker stopped sending heartbeats; taken over"}],
+    )
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                channel=channel,
+                trigger=trigger,
+                status=SyncRunStatus.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+            )
+    except IntegrityError:
+        raise SyncAlreadyRunning(
+            _("a sync of channel %(code)s is already running") % {"code": channel.code}, code="sync_running"
+        )
+
+
+def _heartbeat(run: SyncRun, **fields: Any) -> None:
+    """Write progress and prove the lease is still ours (inside the page transaction); LeaseLost otherwise."""
+    fields["heartbeat_at"] = timezone.now()
+    if not SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.RUNNING).update(**fields):
+        raise LeaseLost(_("the sync lease was lost (another run took over)"))
+    for name, value in fields.items():
+        setattr(run, name, value)
+
+
+def _finish(run: SyncRun, status: str, error: dict | None = None) -> None:
+    if error:
+        run.errors = [*run.errors, error][-MAX_ERRORS_KEPT:]
+    run.status = status
+    run.finished_at = timezone.now()
+    if status == SyncRunStatus.SUCCEEDED:
+        run.progress = 100
+    SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.RUNNING).update(
+        status=status, finished_at=run.finished_at, errors=run.errors, progress=run.progress
+    )
+
+
+def sync_window(channel: Channel, *, since: dt.datetime | None, until: dt.datetime | None, now: dt.datetime):
+    """The window to poll: from the committed cursor (minus the adapter's overlap), or `since`, up to `until`."""
+    if until is None:
+        until = now - SETTLE_LAG
+    if since is None:
+        if channel.sync_cursor:
+            from channels.adapters.registry import get_adapter_class
+
+            since = channel.sync_cursor - get_adapter_class(channel.platform).overlap
+        else:
+            since = now - dt.timedelta(days=channel.initial_sync_days)
+    return since, until
+
+
+def sync_channel(
+    channel: Channel | int,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    trigger: str = SyncTrigger.SCHEDULE,
+    adapter: Any = None,
+) -> SyncRun:
+    """Poll the platform for orders modified in the window and upsert them page by page; returns the SyncRun.
+
+    Raises SyncAlreadyRunning when the channel is busy. Platform or page errors end the run as failed (the
+    error is on the run and re-raised for the task queue); committed pages stay committed.
+    """
+    channel = channel if isinstance(channel, Channel) else Channel.objects.get(pk=channel)
+    run = acquire_lease(channel, trigger=trigger)
+    own_adapter = adapter is None
+    try:
+        adapter = adapter or build_adapter(channel)
+        start, end = sync_window(channel, since=since, until=until, now=run.started_at)
+        windows = list(adapter.iter_windows(start, end)) if start < end else []
+        SyncRun.objects.filter(pk=run.pk).update(
+            window_start=start, window_end=end, windows_total=len(windows)
+        )
+        run.window_start, run.window_end, run.windows_total = start, end, len(windows)
+        mapping = load_mapping(channel)
+        actor = Actor.channel(channel.code)
+        pages_in_window = 0
+        for page in adapter.fetch_orders(start, end) if windows else []:
+            pages_in_window += 1
+            with transaction.atomic():
+                result = upsert_orders(channel, page.orders, mapping=mapping, actor=actor)
+                fields = _progress(run, result, page, pages_in_window)
+                if not page.has_more and page.window_end is not None:
+                    fields["windows_done"] = run.windows_done + 1
+                    fields["cursor_after"] = page.window_end
+                    pages_in_window = 0
+                _heartbeat(run, **fields)
+                if "cursor_after" in fields:
+                    _advance_cursor(channel, page.window_end)
+        _finish(run, SyncRunStatus.SUCCEEDED)
+        Channel.objects.filter(pk=channel.pk).update(last_synced_at=run.finished_at)
+        logger.info("sync %s: %s", channel.code, _summary(run))
+        return run
+    except Exception as exc:
+        code = getattr(exc, "code", exc.__class__.__name__)
+        _finish(
+            run, SyncRunStatus.FAILED, {"code": str(code), "message": str(getattr(exc, "message", exc))[:500]}
+        )
+        logger.warning("sync %s failed: %s", channel.code, code)
+        raise
+    finally:
+        if own_adapter and adapter is not None:
+            adapter.close()
+
+
+def _progress(run: SyncRun, result: UpsertResult, page: Any, pages_in_window: int) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "pages": run.pages + 1,
+        "created": run.created + result.created,
+        "updated": run.updated + result.updated,
+        "unchanged": run.unchanged + result.unchanged,
+        "failed": run.failed + result.failed,
+        "conflicts": run.conflicts + result.conflicts,
+    }
+    if result.errors:
+        fields["errors"] = [*run.errors, *result.errors][-MAX_ERRORS_KEPT:]
+    if run.windows_total:
+        per_page = max(len(page.orders), 1)
+        pages_total = (
+            max(1, -(-(page.total or 0) // per_page)) if page.total else pages_in_window + int(page.has_more)
+        )
+        within = min(1.0, pages_in_window / max(pages_total, 1))
+        fields["progress"] = min(99, int(100 * (run.windows_done + within) / run.windows_total))
+    return fields
+
+
+def _advance_cursor(channel: Channel, window_end: dt.datetime) -> None:
+    """Move the channel's cursor forward (never back) in the current transaction."""
+    behind = Q(sync_cursor__isnull=True) | Q(sync_cursor__lt=window_end)
+    if Channel.objects.filter(behind, pk=channel.pk).update(sync_cursor=window_end):
+        channel.sync_cursor = window_end
+
+
+def _summary(run: SyncRun) -> str:
+    return (
+        f"{run.pages} pages, {run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
+        f"{run.failed} failed, {run.conflicts} conflicts"
+    )

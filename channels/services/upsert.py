@@ -1,0 +1,265 @@
+"""Upsert a batch of platform orders into OMS by (channel, external id): the heart of sync and webhooks.
+
+One call handles one page inside the caller's transaction. Existing channel orders are loaded (and locked) in one
+query; a payload whose hash did not change is skipped; new orders are created in bulk through
+`orders.services.bulk` in the mapped status with a SYNCED event; a changed platform status goes through the
+state machine (channels.services.moves). An order that cannot be imported keeps its raw payload on a ChannelOrder
+without an OMS order, with the reason, and is retried on the next sync: nothing is lost silently.
+
+Unknown SKUs: the platform's merchant code (outer id) becomes a new Product with the line's name and unit price,
+so an order is never refused for a catalogue gap; the product can be completed in the admin later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels.mapping import ChannelMapping, MappedOrder, map_order, map_status
+from channels.models import ChannelOrder
+from channels.services.moves import apply_platform_status
+from oms.actors import Actor
+from oms.errors import OMSError
+from orders.choices import EventType, ExceptionReason
+from orders.services import create_order, flag_exception, record_payment
+from orders.services.bulk import create_orders_bulk, ensure_products
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_ORDER_FIELDS = [
+    "raw",
+    "payload_hash",
+    "platform_status",
+    "platform_updated_at",
+    "synced_at",
+    "last_error",
+]
+
+
+@dataclass
+class UpsertResult:
+    """What one batch did: counts, and errors as JSON-ready dicts (external id, code, message)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    conflicts: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def error(self, external_id: str, code: str, message: str) -> None:
+        """Record one problem with one order."""
+        self.errors.append({"external_id": external_id, "code": code, "message": str(message)[:500]})
+
+
+def payload_hash(raw: Any) -> str:
+    """A stable hash of a raw payload (sorted keys, Decimals as text) to detect unchanged orders."""
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def jsonable(raw: Any) -> Any:
+    """The raw payload made storable in a JSONField (Decimal → str keeps money exact)."""
+    if isinstance(raw, dict):
+        return {str(k): jsonable(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [jsonable(v) for v in raw]
+    if isinstance(raw, Decimal):
+        return str(raw)
+    return raw
+
+
+def _latest_per_id(orders: list[Any]) -> list[Any]:
+    """One platform order per external id, the most recently modified (windows overlap, pages may repeat)."""
+    latest: dict[str, Any] = {}
+    for order in orders:
+        seen = latest.get(order.external_id)
+        if seen is None or (order.updated_at and seen.updated_at and order.updated_at >= seen.updated_at):
+            latest[order.external_id] = order
+    return list(latest.values())
+
+
+def upsert_orders(channel: Any, orders: list[Any], *, mapping: ChannelMapping, actor: Actor) -> UpsertResult:
+    """Create or update the OMS orders for a batch of `PlatformOrder`s of one channel (inside a transaction)."""
+    result = UpsertResult()
+    orders = _latest_per_id(orders)
+    if not orders:
+        return result
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            co.external_id: co
+            for co in ChannelOrder.objects.select_for_update()
+            .filter(channel=channel, external_id__in=[o.external_id for o in orders])
+            .order_by("pk")
+        }
+        to_create: list[tuple[Any, str, ChannelOrder | None]] = []
+        to_update: list[tuple[Any, str, ChannelOrder]] = []
+        for platform_order in orders:
+            digest = payload_hash(platform_order.raw)
+            known = existing.get(platform_order.external_id)
+            if known is None or known.order_id is None:
+                to_create.append((platform_order, digest, known))
+            elif known.payload_hash == digest or _is_stale(platform_order, known):
+                result.unchanged += 1
+            else:
+                to_update.append((platform_order, digest, known))
+        if to_create:
+            _create(channel, to_create, mapping=mapping, actor=actor, now=now, result=result)
+        for platform_order, digest, known in to_update:
+            _update(
+                channel, platform_order, digest, known, mapping=mapping, actor=actor, now=now, result=result
+            )
+    return result
+
+
+def _is_stale(platform_order: Any, known: ChannelOrder) -> bool:
+    """An older version of an order we already hold (a late webhook, an overlapping window)."""
+    return bool(
+        platform_order.updated_at
+        and known.platform_updated_at
+        and platform_order.updated_at < known.platform_updated_at
+    )
+
+
+def _channel_order(
+    channel: Any, platform_order: Any, digest: str, now, known: ChannelOrder | None
+) -> ChannelOrder:
+    row = known or ChannelOrder(channel=channel, external_id=platform_order.external_id)
+    row.raw = jsonable(platform_order.raw)
+    row.payload_hash = digest
+    row.platform_status = platform_order.platform_status[:64]
+    row.platform_updated_at = platform_order.updated_at
+    row.synced_at = now
+    row.last_error = ""
+    return row
+
+
+def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, result: UpsertResult) -> None:
+    """Map and bulk-create new orders; failures keep their raw payload with the reason."""
+    mapped: list[tuple[Any, str, ChannelOrder | None, MappedOrder]] = []
+    save_rows: list[ChannelOrder] = []
+    for platform_order, digest, known in items:
+        row = _channel_order(channel, platform_order, digest, now, known)
+        try:
+            mapped.append(
+                (platform_order, digest, known, map_order(platform_order, channel=channel, mapping=mapping))
+            )
+        except OMSError as exc:
+            row.last_error = f"{exc.code}: {exc.message}"
+            save_rows.append(row)
+            result.failed += 1
+            result.error(platform_order.external_id, exc.code, exc.message)
+    specs: dict[str, tuple[str, Decimal]] = {}
+    for _po, _d, _k, item in mapped:
+        for line in item.data.lines:
+            specs.setdefault(line.sku, (line.name, Decimal(str(line.unit_price or 0))))
+    ensure_products(specs)
+    inputs = [item.data for *_rest, item in mapped]
+    created: dict[int, Any] = {}
+    errors: dict[int, OMSError] = {}
+    try:
+        with transaction.atomic():
+            outcome = create_orders_bulk(
+                inputs,
+                actor=actor,
+                event_type=EventType.SYNCED,
+                payment_reference=f"{channel.code}:{{external_id}}",
+            )
+            created, errors = outcome.orders, outcome.errors
+    except IntegrityError:
+        # Someone (a webhook, another node) created one of these orders meanwhile: go one by one.
+        created, errors = _create_one_by_one(channel, mapped, actor=actor)
+    new_rows: list[ChannelOrder] = []
+    for index, (platform_order, digest, known, item) in enumerate(mapped):
+        row = _channel_order(channel, platform_order, digest, now, known)
+        order = created.get(index)
+        if order is None:
+            exc = errors.get(index)
+            if exc is None:  # created meanwhile by someone else: it is an update now
+                result.unchanged += 1
+                continue
+            row.last_error = f"{exc.code}: {exc.message}"
+            result.failed += 1
+            result.error(platform_order.external_id, exc.code, exc.message)
+            save_rows.append(row)
+            continue
+        row.order = order
+        result.created += 1
+        if item.anomalies:
+            flag_exception(
+                order, reason=ExceptionReason.AMOUNT_ANOMALY, detail="; ".join(item.anomalies), actor=actor
+            )
+        (save_rows if row.pk else new_rows).append(row)
+    if new_rows:
+        ChannelOrder.objects.bulk_create(new_rows)
+    for row in save_rows:
+        if row.pk:
+            row.save(update_fields=[*CHANNEL_ORDER_FIELDS, "order"])
+        else:
+            row.save(force_insert=True)
+
+
+def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, Any], dict[int, OMSError]]:
+    created: dict[int, Any] = {}
+    errors: dict[int, OMSError] = {}
+    for index, (platform_order, _digest, _known, item) in enumerate(mapped):
+        try:
+            with transaction.atomic():
+                order = create_order(item.data, actor=actor, event_type=EventType.SYNCED)
+                if item.data.paid_amount and order.paid_amount:
+                    record_payment(
+                        order,
+                        amount=order.paid_amount,
+                        method="platform",
+                        actor=actor,
+                        transaction_id=f"{channel.code}:{platform_order.external_id}",
+                        paid_at=item.data.paid_at,
+                    )
+                created[index] = order
+        except OMSError as exc:
+            if exc.code != "duplicate_external_id":
+                errors[index] = exc
+    return created, errors
+
+
+def _update(
+    channel, platform_order, digest: str, known: ChannelOrder, *, mapping, actor, now, result
+) -> None:
+    """Store the new payload; a changed platform status moves the order through the state machine."""
+    previous_status = known.platform_status
+    row = _channel_order(channel, platform_order, digest, now, known)
+    result.updated += 1
+    if platform_order.platform_status != previous_status:
+        try:
+            target = map_status(platform_order.platform_status, mapping)
+        except OMSError as exc:
+            row.last_error = f"{exc.code}: {exc.message}"
+            result.error(platform_order.external_id, exc.code, exc.message)
+        else:
+            conflict = apply_platform_status(
+                known.order_id, target, platform_order=platform_order, actor=actor, channel=channel
+            )
+            if conflict:
+                result.conflicts += 1
+                result.error(platform_order.external_id, "sync_conflict", conflict)
+    row.save(update_fields=CHANNEL_ORDER_FIELDS)
+
+
+def describe(result: UpsertResult) -> str:
+    """A one-line summary for logs and messages."""
+    return _("%(c)s created, %(u)s updated, %(n)s unchanged, %(f)s failed, %(k)s conflicts") % {
+        "c": result.created,
+        "u": result.updated,
+        "n": result.unchanged,
+        "f": result.failed,
+        "k": result.conflicts,
+    }

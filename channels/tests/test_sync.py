@@ -1,0 +1,238 @@
+"""Sync against the fake Taobao server over real HTTP: upsert, idempotency, crash and resume, lease, mapping."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import UTC
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.utils import timezone
+
+from channels.adapters.errors import AdapterError
+from channels.choices import SyncRunStatus, SyncTrigger
+from channels.models import Channel, ChannelOrder, StatusMapping, SyncRun
+from channels.services import SyncAlreadyRunning, configure_sync_schedule, set_credentials, sync_channel
+from channels.services import sync as sync_module
+from channels.services.sync import LEASE_TTL
+from channels.tests.fake_platform import ACCESS_TOKEN, APP_KEY, APP_SECRET
+from oms.actors import ActorKind
+from orders.choices import EventType, ExceptionReason, OrderStatus
+from orders.models import Order, OrderEvent, Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = dt.datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True)
+def credentials_key(settings):
+    """Tests run with DEBUG off, so the credentials key must come from settings as in production."""
+    settings.OMS_CREDENTIALS_KEY = KEY
+
+
+def fmt(moment: dt.datetime) -> str:
+    """A time in Taobao's GMT+8 wall-clock format."""
+    return (moment + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.fixture
+def taobao(fake_platform):
+    """The fake Taobao server with 120 generated orders modified 10 minutes apart from T0 (3 pages of 50)."""
+    server = fake_platform("taobao")
+    server.behaviour.add_orders(120, T0 + dt.timedelta(minutes=1), dt.timedelta(minutes=10))
+    return server
+
+
+@pytest.fixture
+def channel(taobao) -> Channel:
+    """A Taobao channel pointed at the fake server, with the credentials the fake accepts."""
+    channel = Channel.objects.create(
+        code="tb", name="Taobao shop", platform="taobao", api_base_url=taobao.base_url
+    )
+    set_credentials(channel, app_key=APP_KEY, app_secret=APP_SECRET, access_token=ACCESS_TOKEN)
+    return channel
+
+
+def trade(server, index: int) -> dict:
+    """The generated trade number `index` in the fake's store."""
+    return next(t for t in server.behaviour.orders if t["tid"] == 900000 + index)
+
+
+def run_sync(channel: Channel, until: dt.datetime | None = None, **kwargs) -> SyncRun:
+    channel.refresh_from_db()
+    return sync_channel(
+        channel, since=kwargs.pop("since", T0), until=until or T0 + dt.timedelta(days=1), **kwargs
+    )
+
+
+def test_first_sync_creates_orders_with_raw_payload_and_channel_actor(channel, taobao):
+    run = run_sync(channel)
+    assert run.status == SyncRunStatus.SUCCEEDED
+    assert (run.created, run.updated, run.failed, run.pages) == (120, 0, 0, 3)
+    assert Order.objects.filter(channel=channel).count() == 120
+    co = ChannelOrder.objects.get(channel=channel, external_id="900000")
+    assert co.raw["tid"] == 900000 and co.platform_status == "WAIT_SELLER_SEND_GOODS"
+    assert co.order.status == OrderStatus.AWAITING_SHIPMENT
+    event = co.order.events.get()
+    assert (event.type, event.actor_kind, event.actor_label) == (EventType.SYNCED, ActorKind.CHANNEL, "tb")
+    channel.refresh_from_db()
+    assert channel.sync_cursor == T0 + dt.timedelta(days=1)
+    assert run.progress == 100 and run.finished_at and run.duration is not None
+
+
+def test_unknown_sku_becomes_a_product(channel, taobao):
+    run_sync(channel)
+    product = Product.objects.get(sku="81893848")  # the sample's outer_sku_id
+    assert product.name == "山寨版测试机器" and product.price > 0
+
+
+def test_same_window_three_times_is_idempotent(channel, taobao):
+    for _ in range(3):
+        run = run_sync(channel)
+    assert (run.created, run.updated, run.unchanged) == (0, 0, 120)
+    assert Order.objects.count() == ChannelOrder.objects.count() == 120
+    assert OrderEvent.objects.count() == 120
+
+
+def test_crash_mid_sync_then_resume_loses_nothing_and_duplicates_nothing(channel, taobao, monkeypatch):
+    real = sync_module.upsert_orders
+    calls = {"n": 0}
+
+    def crash_on_second_page(*args, **kwargs):
+        calls["n"] += 1
+        result = real(*args, **kwargs)  # the page's writes happen, then the worker "dies" before commit
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return result
+
+    monkeypatch.setattr(sync_module, "upsert_orders", crash_on_second_page)
+    with pytest.raises(RuntimeError):
+        run_sync(channel)
+    failed = SyncRun.objects.get()
+    assert failed.status == SyncRunStatus.FAILED and failed.pages == 1
+    assert Order.objects.count() == 20  # the first page read (TOP pages last-to-first: 20 orders) committed
+    channel.refresh_from_db()
+    assert channel.sync_cursor is None  # the window was not finished: the cursor did not move
+    monkeypatch.setattr(sync_module, "upsert_orders", real)
+    run = run_sync(channel)
+    assert run.status == SyncRunStatus.SUCCEEDED
+    assert (run.created, run.unchanged) == (100, 20)
+    assert Order.objects.count() == 120
+    assert OrderEvent.objects.count() == 120
+    assert set(ChannelOrder.objects.values_list("external_id", flat=True)) == {
+        str(900000 + i) for i in range(120)
+    }
+
+
+def test_dead_worker_lease_expires_and_next_sync_takes_over(channel, taobao):
+    stale = timezone.now() - LEASE_TTL - dt.timedelta(seconds=1)
+    dead = SyncRun.objects.create(channel=channel, started_at=stale, heartbeat_at=stale)
+    run = run_sync(channel)
+    dead.refresh_from_db()
+    assert dead.status == SyncRunStatus.FAILED and dead.errors[0]["code"] == "lease_expired"
+    assert run.status == SyncRunStatus.SUCCEEDED
+
+
+def test_two_syncs_of_one_channel_never_run_at_once(channel, taobao):
+    now = timezone.now()
+    SyncRun.objects.create(channel=channel, started_at=now, heartbeat_at=now)
+    with pytest.raises(SyncAlreadyRunning):
+        run_sync(channel)
+    assert Order.objects.count() == 0
+
+
+def test_platform_cancel_goes_through_the_state_machine(channel, taobao):
+    run_sync(channel)
+    trade_ = trade(taobao, 5)
+    trade_.update(status="TRADE_CLOSED_BY_TAOBAO", modified=fmt(T0 + dt.timedelta(hours=23)))
+    run = run_sync(channel)
+    assert (run.updated, run.unchanged) == (1, 119)
+    order = Order.objects.get(external_id=str(trade_["tid"]))
+    assert order.status == OrderStatus.CANCELLED
+    change = order.events.get(type=EventType.STATUS_CHANGED)
+    assert (change.actor_kind, change.actor_label) == (ActorKind.CHANNEL, "tb")
+    assert change.data["target"] == OrderStatus.CANCELLED
+    run = run_sync(channel)
+    assert run.updated == 0 and order.events.filter(type=EventType.STATUS_CHANGED).count() == 1
+
+
+def test_refused_platform_move_is_flagged_never_forced(channel, taobao):
+    run_sync(channel)
+    trade_ = trade(taobao, 7)
+    trade_.update(
+        status="TRADE_CLOSED", modified=fmt(T0 + dt.timedelta(hours=23))
+    )  # closed: not from awaiting
+    run = run_sync(channel)
+    assert run.conflicts == 1 and run.errors[0]["code"] == "sync_conflict"
+    order = Order.objects.get(external_id=str(trade_["tid"]))
+    assert order.status == OrderStatus.AWAITING_SHIPMENT
+    assert order.exception_reason == ExceptionReason.SYNC_CONFLICT
+    assert "TRADE_CLOSED" in order.exception_detail
+
+
+def test_unmapped_status_keeps_the_payload_and_is_retried(channel, taobao):
+    trade(taobao, 0)["status"] = "SOMETHING_NEW"
+    run = run_sync(channel)
+    assert (run.created, run.failed) == (119, 1) and run.errors[0]["code"] == "unmapped_status"
+    kept = ChannelOrder.objects.get(external_id="900000")
+    assert kept.order is None and "SOMETHING_NEW" in kept.last_error and kept.raw["status"] == "SOMETHING_NEW"
+    StatusMapping.objects.create(
+        platform="taobao", platform_status="SOMETHING_NEW", internal_status="pending_review"
+    )
+    run = run_sync(channel)
+    assert (run.created, run.failed) == (1, 0)
+    kept.refresh_from_db()
+    assert kept.order.status == OrderStatus.PENDING_REVIEW and kept.last_error == ""
+
+
+def test_channel_status_mapping_overrides_the_platform_default(channel, taobao):
+    StatusMapping.objects.create(
+        platform="taobao",
+        channel=channel,
+        platform_status="WAIT_SELLER_SEND_GOODS",
+        internal_status="pending_review",
+    )
+    run_sync(channel)
+    assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.PENDING_REVIEW}
+
+
+def test_sync_channel_command(channel, taobao):
+    call_command(
+        "sync_channel", "tb", "--since", T0.isoformat(), "--until", (T0 + dt.timedelta(days=1)).isoformat()
+    )
+    run = SyncRun.objects.get()
+    assert run.trigger == SyncTrigger.COMMAND and run.created == 120
+
+
+def test_schedule_follows_sync_settings(channel):
+    from django_q.models import Schedule
+
+    assert configure_sync_schedule(channel) is None
+    channel.sync_enabled, channel.sync_interval_minutes = True, 5
+    channel.save()
+    schedule = configure_sync_schedule(channel)
+    assert (schedule.func, schedule.minutes, schedule.args) == (
+        "channels.tasks.sync_channel_task",
+        5,
+        f"({channel.pk},)",
+    )
+    channel.sync_interval_minutes = 30
+    configure_sync_schedule(channel)
+    assert Schedule.objects.get(name="channel-sync:tb").minutes == 30
+    channel.sync_enabled = False
+    configure_sync_schedule(channel)
+    assert not Schedule.objects.filter(name="channel-sync:tb").exists()
+
+
+def test_platform_error_fails_the_run_and_keeps_the_cursor(channel, taobao):
+    set_credentials(channel, app_secret="wrong")
+    with pytest.raises(AdapterError):
+        run_sync(channel)
+    run = SyncRun.objects.get()
+    assert run.status == SyncRunStatus.FAILED and run.errors
+    assert "wrong" not in str(run.errors)
+    channel.refresh_from_db()
+    assert channel.sync_cursor is None
