@@ -14,7 +14,7 @@ from channels.webhooks import receive_webhook
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, code: str) -> JsonResponse:
-    """Receive a platform push for channel `code`: 202 accepted, 401 bad signature, 409 replay, 400 unusable."""
+    """Receive a platform push for channel `code`: 202 accepted, 401 bad signature, 200 duplicate (not reprocessed), 400 unusable."""
     channel = get_object_or_404(Channel, code=code, is_active=True)
     answer = receive_webhook(
         channel, request.headers, request.body, remote_addr=request.META.get("REMOTE_ADDR")

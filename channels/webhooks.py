@@ -62,7 +62,11 @@ def _refuse(
 def receive_webhook(
     channel: Channel, headers: Mapping[str, str], body: bytes, *, remote_addr: str | None
 ) -> Answer:
-    """Verify and record one push; 202 accepted, 401 forged, 409 replayed, 400 unusable."""
+    """Verify and record one push; 202 accepted, 401 forged or stale, 400 unusable, 200 duplicate.
+
+    A delivery id seen before is acknowledged with 200 and not processed again: platforms retry deliveries they
+    think failed (Shopify drops a subscription after 8 failed attempts), so refusing a retry would hurt.
+    Replays of old requests are caught by the adapter's timestamp window and refused as forged."""
     adapter = build_adapter(channel)
     try:
         delivery = adapter.verify_webhook(headers, body)
@@ -102,12 +106,12 @@ def receive_webhook(
     except IntegrityError:
         _refuse(
             channel,
-            reason="replay: this delivery id was already received",
+            reason="duplicate: this delivery id was already received; acknowledged, not processed again",
             delivery_id=delivery.delivery_id[:128],
             topic=delivery.topic,
             remote_addr=remote_addr,
         )
-        return Answer(409, {"error": "duplicate_delivery", "delivery_id": delivery.delivery_id})
+        return Answer(200, {"duplicate": True, "delivery_id": delivery.delivery_id})
     from channels.tasks import enqueue_webhook_processing
 
     transaction.on_commit(lambda: enqueue_webhook_processing(row.pk))

@@ -91,13 +91,15 @@ def test_forged_signature_is_refused_and_logged_without_the_secret(client, site)
     assert not Order.objects.exists()
 
 
-def test_replayed_delivery_is_refused_with_409(client, site):
+def test_repeated_delivery_is_acknowledged_logged_and_not_processed_again(client, site):
     body, headers = website_push([_order(1)])
     assert post(client, "site", body, headers).status_code == 202
     again = post(client, "site", body, headers)
-    assert again.status_code == 409
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
     assert (
-        WebhookDelivery.objects.filter(status=WebhookStatus.REFUSED, reason__startswith="replay").count() == 1
+        WebhookDelivery.objects.filter(status=WebhookStatus.REFUSED, reason__startswith="duplicate").count()
+        == 1
     )
     assert Order.objects.count() == 1
     assert Order.objects.get().events.filter(type=EventType.SYNCED).count() == 1
@@ -151,7 +153,7 @@ def test_shopify_hmac_on_raw_body(client, samples_dir):
         "HTTP_X_SHOPIFY_TOPIC": "orders/updated",
     }
     assert post(client, "shop", body, headers).status_code == 202
-    assert post(client, "shop", body, headers).status_code == 409
+    assert post(client, "shop", body, headers).status_code == 200
     tampered = body.replace(b'"id"', b'"id" ', 1)
     assert post(client, "shop", tampered, headers).status_code == 401
     delivery = WebhookDelivery.objects.get(status__in=[WebhookStatus.PROCESSED, WebhookStatus.FAILED])

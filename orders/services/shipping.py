@@ -15,7 +15,7 @@ from orders.choices import EventType, OrderStatus, StockStatus
 from orders.models import Order, Shipment, ShipmentLine
 from orders.services.events import record_event
 from orders.services.lifecycle import _change_status, lock_order
-from orders.services.stock import deduct_shipped_stock
+from orders.services.stock import deduct_shipped_stock, reserve_order_stock
 
 
 def ship_order(
@@ -68,6 +68,11 @@ def ship_order(
         refusal = state.check_transition(locked, target) if locked.status != target else None
         if refusal is not None:
             raise TransitionNotAllowed(refusal.message, code=refusal.code, field="status")
+        if locked.stock_status == StockStatus.NONE:
+            # Orders that arrived already confirmed (channel sync, import) reserve when they first ship.
+            reserve_order_stock(locked, actor=actor)
+            locked.stock_status = StockStatus.RESERVED
+            locked.save(update_fields=["stock_status", "updated_at"])
         deduct_shipped_stock(locked, wanted, actor=actor)
         shipment = Shipment.objects.create(
             order=locked,

@@ -97,3 +97,27 @@ def test_nothing_left_to_ship_is_refused_by_status():
     with pytest.raises(TransitionNotAllowed):
         services.ship_order(order, carrier="SF", tracking_number="SF9", actor=TEST_ACTOR)
     assert Shipment.objects.filter(order=order).count() == 1
+
+
+def test_an_order_created_already_confirmed_reserves_when_it_first_ships():
+    """Synced or imported orders arrive in 'awaiting shipment' with nothing reserved: shipping reserves, then deducts."""
+    from orders.choices import OrderStatus, PaymentStatus, StockStatus
+    from orders.models import StockLevel
+    from orders.tests.factories import ADDRESS, TEST_ACTOR, stocked_product
+
+    product = stocked_product(on_hand=5)
+    order = services.create_order(
+        services.OrderInput(
+            lines=[services.LineInput(sku=product.sku, quantity=2)],
+            status=OrderStatus.AWAITING_SHIPMENT,
+            payment_status=PaymentStatus.PAID,
+            **ADDRESS,
+        ),
+        actor=TEST_ACTOR,
+    )
+    assert order.stock_status == StockStatus.NONE
+    services.ship_order(order, carrier="SF", tracking_number="SF42", actor=TEST_ACTOR)
+    order.refresh_from_db()
+    level = StockLevel.objects.get(product=product)
+    assert (order.status, order.stock_status) == (OrderStatus.SHIPPED, StockStatus.DEDUCTED)
+    assert (level.on_hand, level.reserved) == (3, 0)
