@@ -54,7 +54,7 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 
 messages: $(VENV)/.dev
-	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=bench --ignore='*/tests/*' --no-obsolete
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -75,6 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.Q_CLUSTER["sync"] = True
+    # Tests assert English messages; tests of the Chinese UI activate zh-hans themselves.
+    settings.LANGUAGE_CODE = "en"
     from django_q.conf import Conf
 
     Conf.SYNC = True
