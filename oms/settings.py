@@ -169,6 +169,19 @@ OMS_CURRENCY = os.environ.get("OMS_CURRENCY", "CNY")
 # Key for encrypting channel credentials at rest (Fernet, urlsafe base64 of 32 bytes).
 OMS_CREDENTIALS_KEY = os.environ.get("OMS_CREDENTIALS_KEY", "")
 
+# Customer notifications (rules): SMS through "console" (log only) or "aliyun" (Aliyun SMS API).
+OMS_SMS_BACKEND = os.environ.get("OMS_SMS_BACKEND", "console")
+OMS_EMAIL_NOTIFY_BACKEND = os.environ.get("OMS_EMAIL_NOTIFY_BACKEND", "email")
+OMS_ALIYUN_SMS = {
+    "access_key_id": os.environ.get("OMS_ALIYUN_ACCESS_KEY_ID", ""),
+    "access_key_secret": os.environ.get("OMS_ALIYUN_ACCESS_KEY_SECRET", ""),
+    "sign_name": os.environ.get("OMS_ALIYUN_SMS_SIGN_NAME", ""),
+    "template_code": os.environ.get("OMS_ALIYUN_SMS_TEMPLATE", ""),
+    "template_param": "content",
+}
+# Secret for rule "call a webhook" actions; empty derives one from SECRET_KEY.
+OMS_RULE_WEBHOOK_SECRET = os.environ.get("OMS_RULE_WEBHOOK_SECRET", "")
+
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
@@ -248,7 +261,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # httpx logs full URLs at INFO; some platforms put access tokens in the query string.
-    "loggers": {"django.db.backends": {"level": "INFO"}, "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 from oms.unfold_config import UNFOLD  # noqa: E402,F401

@@ -7,3 +7,9 @@ class RulesConfig(AppConfig):
 
     name = "rules"
     verbose_name = _("Rules")
+
+    def ready(self) -> None:
+        """Connect the rules engine to the order hooks (guards in the transaction, sends after commit)."""
+        from rules.services import register_hooks
+
+        register_hooks()

@@ -802,6 +802,41 @@ def _skipped(node: Node) -> TraceNode:
     return TraceNode(node.path, node.mode, None, description=_describe(node), children=children)
 
 
+def matches(node: Node | None, facts: Mapping[str, Any]) -> bool:
+    """Whether a parsed tree matches, without building a trace: the fast path for live runs and backtests.
+
+    Same semantics and errors as evaluate() (RuleEvaluationError for a missing or unusable fact).
+    """
+    if node is None:
+        return True
+    if isinstance(node, Negation):
+        return not matches(node.child, facts)
+    if isinstance(node, Group):
+        if node.mode == "any":
+            return any(matches(child, facts) for child in node.children)
+        return all(matches(child, facts) for child in node.children)
+    try:
+        raw_actual = facts[node.fact.name]
+    except KeyError:
+        raise RuleEvaluationError(
+            _("%(where)s: fact '%(fact)s' was not provided")
+            % {"where": _where(node.path), "fact": node.fact.name},
+            code="missing_fact",
+            path=node.path,
+            fact=node.fact.name,
+        )
+    actual = _fact_value(node, raw_actual)
+    try:
+        return actual is not None and bool(node.op.test(actual, node.value))
+    except Exception as error:  # a rule must never crash the order flow; the caller disables it
+        raise RuleEvaluationError(
+            _("%(where)s: could not be evaluated: %(error)s") % {"where": _where(node.path), "error": error},
+            code="evaluation_failed",
+            path=node.path,
+            fact=node.fact.name,
+        )
+
+
 def evaluate(spec: Any, facts: Mapping[str, Any]) -> EvaluationResult:
     """Match a spec (JSON, parsed dict or parse_conditions() tree) against one order's facts.
 

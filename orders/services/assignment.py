@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from oms.actors import Actor
 from oms.errors import TransitionNotAllowed, ValidationFailed
+from orders import hooks
 from orders.choices import EventType, OrderStatus, StockStatus
 from orders.models import Order, Tag, Warehouse
 from orders.services.events import record_event
@@ -191,11 +192,12 @@ def update_order_details(order: Order | int, *, actor: Actor, **changes: str) ->
             return locked
         locked.save(update_fields=[*diff, "updated_at"])
         labels = ", ".join(str(Order._meta.get_field(name).verbose_name) for name in diff)
-        record_event(
+        event = record_event(
             locked,
             type=EventType.UPDATED,
             actor=actor,
             message=_("Edited: %(fields)s") % {"fields": labels},
             changes=diff,
         )
+        hooks.dispatch("order_updated", order_id=locked.pk, event_id=event.pk, actor=actor)
         return locked

@@ -178,5 +178,9 @@ def adjust_stock(*, sku: str, warehouse_code: str, delta: int, reason: str, acto
                 % {"units": -delta, "sku": sku},
                 field="delta",
             )
+        if delta > 0:
+            from orders.services.special import allocate_arrived_stock  # presales waiting for this SKU
+
+            allocate_arrived_stock(product, warehouse, actor=actor)
         level.refresh_from_db()
     return level

@@ -74,7 +74,7 @@ def test_fact_names_from_the_issue_are_registered():
         "order.total", "order.subtotal", "order.channel", "order.platform", "order.type", "order.status",
         "order.payment_status", "order.buyer_note", "order.seller_note", "order.tags", "order.placed_hour",
         "order.placed_weekday", "order.item_count", "address.province", "address.city", "address.district",
-        "address.region", "address.complete", "customer.orders_last_7_days", "customer.orders_last_30_days",
+        "address.region", "address.complete", "address.restricted", "customer.orders_last_7_days", "customer.orders_last_30_days",
         "customer.orders_last_90_days", "customer.lifetime_spend", "customer.is_first_order", "lines.sku",
         "lines.category", "lines.quantity", "lines.max_quantity", "stock.any_line_short", "stock.short_skus",
         "stock.min_available",
