@@ -1,0 +1,249 @@
+"""Customers: top customers, repeat-purchase rate, RFM segments, new vs returning orders."""
+
+from __future__ import annotations
+
+from django.db.models import Avg, Count, Exists, Max, Min, OuterRef, Q, Sum, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Order
+from reports.forms import CustomerForm, GrainForm, ReportParams
+from reports.queries import SALES, HoursBetween, bucket_starts, date_bounds, money_sum, ratio, trunc_local
+from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
+from reports.specs.base import orders_in_range
+
+
+class CustomerReportForm(CustomerForm, GrainForm):
+    """Customer report options: RFM thresholds, rows shown and the new-vs-returning time bucket."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["period"].initial = "last_365_days"
+        self.fields["grain"].initial = "month"
+
+
+#: RFM segments: (key, label, condition on recency days `r`, order count `f` given the thresholds).
+SEGMENTS = (
+    ("champions", _("Champions: recent and frequent")),
+    ("loyal", _("Loyal: repeat buyers, not lapsed")),
+    ("new", _("New: one recent order")),
+    ("attention", _("Needs attention: one order, cooling")),
+    ("at_risk", _("At risk: repeat buyers who lapsed")),
+    ("lost", _("Lost: one order, lapsed")),
+)
+
+
+def segment_conditions(recent: int, lapsed: int, frequent: int) -> dict[str, Q]:
+    """Conditions on the per-customer annotations `recency` (days) and `frequency` (orders)."""
+    recent_q = Q(recency__lte=recent)
+    live_q = Q(recency__lte=lapsed)
+    return {
+        "champions": recent_q & Q(frequency__gte=frequent),
+        "loyal": live_q & Q(frequency__gte=2) & ~(recent_q & Q(frequency__gte=frequent)),
+        "new": recent_q & Q(frequency=1),
+        "attention": live_q & ~recent_q & Q(frequency=1),
+        "at_risk": ~live_q & Q(frequency__gte=2),
+        "lost": ~live_q & Q(frequency=1),
+    }
+
+
+def per_customer(params: ReportParams):
+    """Sales orders in the range grouped by customer: recency (days before the period end), frequency, monetary."""
+    _start, end = date_bounds(params.date_from, params.date_to)
+    return (
+        orders_in_range(params)
+        .filter(SALES, customer__isnull=False)
+        .values("customer_id")
+        .annotate(
+            frequency=Count("pk"),
+            monetary=money_sum("total"),
+            last_order=Max("placed_at"),
+            recency=HoursBetween(Value(end), Max("placed_at")) / 24.0,
+        )
+    )
+
+
+def query(params: ReportParams) -> dict[str, SectionData]:
+    """Four sections, each a handful of aggregate queries."""
+    limit = params.options.get("limit") or 20
+    base = orders_in_range(params).filter(SALES, customer__isnull=False)
+
+    top = list(
+        base.values("customer_id")
+        .annotate(
+            customer_name=Coalesce(NullIf("customer__name", Value("")), Max("buyer_name")),
+            phone=Max("customer__phone"),
+            orders=Count("pk"),
+            revenue=money_sum("total"),
+            aov=ratio(money_sum("total"), Count("pk")),
+            first_order=Min("placed_at"),
+            last_order=Max("placed_at"),
+        )
+        .order_by("-revenue", "customer_id")[:limit]
+    )
+    top_totals = base.aggregate(
+        orders=Count("pk"), revenue=money_sum("total"), aov=ratio(Sum("total"), Count("pk"))
+    )
+    top_totals["customer_name"] = str(_("All customers"))
+
+    conditions = segment_conditions(
+        params.options.get("recent_days") or 30,
+        params.options.get("lapsed_days") or 90,
+        params.options.get("frequent_orders") or 3,
+    )
+    aggregates = {
+        "customers": Count("customer_id"),
+        "repeat_customers": Count("customer_id", filter=Q(frequency__gte=2)),
+    }
+    for key, condition in conditions.items():
+        aggregates[f"{key}__customers"] = Count("customer_id", filter=condition)
+        aggregates[f"{key}__orders"] = Coalesce(Sum("frequency", filter=condition), 0)
+        aggregates[f"{key}__revenue"] = money_sum("monetary", filter=condition)
+        aggregates[f"{key}__recency"] = Avg("recency", filter=condition)
+    rfm = per_customer(params).aggregate(**aggregates)
+
+    is_new = ~Exists(
+        Order.objects.filter(SALES, customer=OuterRef("customer"), placed_at__lt=OuterRef("placed_at"))
+    )
+    flagged = base.annotate(is_new=is_new)
+    grain = params.options.get("grain") or "month"
+    # One GROUP BY (bucket, flag): the EXISTS probe runs once per order (a FILTER per measure would repeat it).
+    cells = list(
+        flagged.annotate(bucket=trunc_local("placed_at", grain))
+        .values("bucket", "is_new")
+        .annotate(orders=Count("pk"), revenue=money_sum("total"))
+    )
+    new_row = {
+        "orders": sum(c["orders"] for c in cells if c["is_new"]),
+        "revenue": sum((c["revenue"] for c in cells if c["is_new"]), 0),
+    }
+    returning_row = {
+        "orders": sum(c["orders"] for c in cells if not c["is_new"]),
+        "revenue": sum((c["revenue"] for c in cells if not c["is_new"]), 0),
+    }
+    orders_count = new_row["orders"] + returning_row["orders"]
+    # Every new customer has exactly one first order, so new customers = orders flagged new.
+    new_customers = new_row["orders"]
+    summary_row = {
+        "customers": rfm["customers"],
+        "repeat_customers": rfm["repeat_customers"],
+        "repeat_rate": (rfm["repeat_customers"] / rfm["customers"]) if rfm["customers"] else None,
+        "new_customers": new_customers,
+        "returning_customers": rfm["customers"] - new_customers,
+        "orders_per_customer": (orders_count / rfm["customers"]) if rfm["customers"] else None,
+    }
+
+    segment_rows = [
+        {
+            "segment": str(label),
+            "customers": rfm[f"{key}__customers"],
+            "share": (rfm[f"{key}__customers"] / rfm["customers"]) if rfm["customers"] else None,
+            "orders": rfm[f"{key}__orders"],
+            "revenue": rfm[f"{key}__revenue"],
+            "revenue_per_customer": (rfm[f"{key}__revenue"] / rfm[f"{key}__customers"])
+            if rfm[f"{key}__customers"]
+            else None,
+            "recency": rfm[f"{key}__recency"],
+        }
+        for key, label in SEGMENTS
+    ]
+
+    by_period: dict = {}
+    for cell in cells:
+        prefix = "new" if cell["is_new"] else "returning"
+        entry = by_period.setdefault(cell["bucket"], {})
+        entry[f"{prefix}_orders"], entry[f"{prefix}_revenue"] = cell["orders"], cell["revenue"]
+    empty = {"new_orders": 0, "returning_orders": 0, "new_revenue": 0, "returning_revenue": 0}
+    period_rows = [
+        {"period": start, **{k: by_period.get(start, {}).get(k, v) for k, v in empty.items()}}
+        for start in bucket_starts(params.date_from, params.date_to, grain)
+    ]
+    period_totals = {
+        "new_orders": new_row.get("orders", 0),
+        "returning_orders": returning_row.get("orders", 0),
+        "new_revenue": new_row.get("revenue", 0),
+        "returning_revenue": returning_row.get("revenue", 0),
+    }
+    return {
+        "summary": SectionData([summary_row]),
+        "top": SectionData(top, top_totals),
+        "rfm": SectionData(segment_rows, {"segment": str(_("Total")), "customers": rfm["customers"]}),
+        "new_returning": SectionData(period_rows, period_totals),
+    }
+
+
+register(
+    ReportSpec(
+        code="customers",
+        title=_("Customers"),
+        description=_(
+            "Top customers, repeat-purchase rate, RFM segments and new versus returning customers."
+        ),
+        form_class=CustomerReportForm,
+        query=query,
+        order=40,
+        sections=(
+            SectionSpec(
+                "summary",
+                _("Summary"),
+                (
+                    Column("customers", _("Customers"), "int"),
+                    Column("repeat_customers", _("Repeat customers"), "int"),
+                    Column("repeat_rate", _("Repeat-purchase rate"), "percent"),
+                    Column("new_customers", _("New customers"), "int"),
+                    Column("returning_customers", _("Returning customers"), "int"),
+                    Column("orders_per_customer", _("Orders per customer"), "float"),
+                ),
+            ),
+            SectionSpec(
+                "top",
+                _("Top customers"),
+                (
+                    Column("customer_name", _("Customer")),
+                    Column("phone", _("Phone")),
+                    Column("orders", _("Orders"), "int"),
+                    Column("revenue", _("Revenue"), "money"),
+                    Column("aov", _("Average order value"), "money"),
+                    Column("first_order", _("First order"), "datetime"),
+                    Column("last_order", _("Last order"), "datetime"),
+                ),
+                chart=Chart("bar", "customer_name", ("revenue",)),
+            ),
+            SectionSpec(
+                "rfm",
+                _("RFM segments"),
+                (
+                    Column("segment", _("Segment")),
+                    Column("customers", _("Customers"), "int"),
+                    Column("share", _("Share of customers"), "percent"),
+                    Column("orders", _("Orders"), "int"),
+                    Column("revenue", _("Revenue"), "money"),
+                    Column("revenue_per_customer", _("Revenue per customer"), "money"),
+                    Column("recency", _("Days since last order, average"), "float"),
+                ),
+                chart=Chart("bar", "segment", ("customers",), secondary=("revenue",)),
+            ),
+            SectionSpec(
+                "new_returning",
+                _("New and returning customers' orders"),
+                (
+                    Column("period", _("Period"), "date"),
+                    Column("new_orders", _("Orders from new customers"), "int"),
+                    Column("returning_orders", _("Orders from returning customers"), "int"),
+                    Column("new_revenue", _("Revenue from new customers"), "money"),
+                    Column("returning_revenue", _("Revenue from returning customers"), "money"),
+                ),
+                chart=Chart("stacked_bar", "period", ("new_orders", "returning_orders")),
+            ),
+        ),
+        notes=(
+            _(
+                "Counts sales orders (not cancelled or closed) placed in the period by known customers. Repeat "
+                "customers ordered at least twice in the period. A new customer's order is their first sales "
+                "order ever; later orders are returning. RFM: recency = days from the last order to the end of "
+                "the period, frequency = orders in the period, monetary = revenue in the period; segments use "
+                "the thresholds in the filters."
+            ),
+        ),
+    )
+)

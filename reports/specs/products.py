@@ -1,0 +1,131 @@
+"""Best sellers and slow movers by SKU, with stock on hand and days of cover."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import OrderLine, Product, StockLevel
+from reports.forms import ReportParams, TopForm
+from reports.queries import NOT_SALES, money_sum
+from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
+from reports.specs.base import related_in_range
+
+
+def _sales_by_product(params: ReportParams, product_ids=None):
+    """Units, orders and revenue per product over sales orders placed in the range (one GROUP BY)."""
+    qs = related_in_range(OrderLine.objects.exclude(order__status__in=NOT_SALES), params, "order__placed_at")
+    if product_ids is not None:
+        qs = qs.filter(product_id__in=product_ids)
+    return qs.values("product_id").annotate(
+        units=Sum("quantity"), orders=Count("order_id", distinct=True), revenue=money_sum("total")
+    )
+
+
+def _stock_by_product(params: ReportParams, product_ids=None) -> dict[int, dict]:
+    """On-hand and available units per product, in the selected warehouses (all when none)."""
+    qs = StockLevel.objects.order_by()
+    if params.warehouses:
+        qs = qs.filter(warehouse__in=params.warehouses)
+    if product_ids is not None:
+        qs = qs.filter(product_id__in=product_ids)
+    rows = qs.values("product_id").annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+    return {row["product_id"]: row for row in rows}
+
+
+def _row(product: dict, sales: dict | None, stock: dict | None, days: int) -> dict:
+    """One SKU row; days of cover = on hand ÷ average units sold per day in the period."""
+    units = (sales or {}).get("units") or 0
+    on_hand = (stock or {}).get("on_hand") or 0
+    reserved = (stock or {}).get("reserved") or 0
+    per_day = units / days if days else 0
+    return {
+        "sku": product["sku"],
+        "name": product["name"],
+        "category": product["category"],
+        "units": units,
+        "orders": (sales or {}).get("orders") or 0,
+        "revenue": (sales or {}).get("revenue") or Decimal("0"),
+        "on_hand": on_hand,
+        "available": on_hand - reserved,
+        "units_per_day": per_day,
+        "days_of_cover": (on_hand / per_day) if per_day else None,
+    }
+
+
+def query(params: ReportParams) -> dict[str, SectionData]:
+    """Top sellers by units; slow movers: SKUs with stock that sold least (including not at all).
+
+    One GROUP BY over the lines and one over stock; the two per-SKU aggregates are then ranked.
+    """
+    limit = params.options.get("limit") or 20
+    sold = {row["product_id"]: row for row in _sales_by_product(params)}
+    stocked = _stock_by_product(params)
+    best_ids = sorted(sold, key=lambda pid: (-(sold[pid]["units"] or 0), pid))[:limit]
+    slow_ids = sorted(
+        (pid for pid, row in stocked.items() if (row["on_hand"] or 0) > 0),
+        key=lambda pid: ((sold.get(pid) or {}).get("units") or 0, -(stocked[pid]["on_hand"] or 0), pid),
+    )[:limit]
+    products = {
+        p["pk"]: p
+        for p in Product.objects.filter(pk__in=[*best_ids, *slow_ids]).values("pk", "sku", "name", "category")
+    }
+    best_rows = [_row(products[pid], sold.get(pid), stocked.get(pid), params.days) for pid in best_ids]
+    slow_rows = [_row(products[pid], sold.get(pid), stocked.get(pid), params.days) for pid in slow_ids]
+    totals = {
+        "sku": str(_("All SKUs")),
+        "units": sum(row["units"] or 0 for row in sold.values()),
+        "revenue": sum((row["revenue"] for row in sold.values()), Decimal("0")),
+        "on_hand": sum(row["on_hand"] or 0 for row in stocked.values()),
+    }
+    return {
+        "best": SectionData(best_rows, totals),
+        "slow": SectionData(
+            slow_rows,
+            note=_("SKUs with stock on hand, fewest units sold first (%(days)s days).")
+            % {"days": params.days},
+        ),
+    }
+
+
+def _product_dict(product: Product) -> dict:
+    """The product fields a row shows."""
+    return {"pk": product.pk, "sku": product.sku, "name": product.name, "category": product.category}
+
+
+COLUMNS = (
+    Column("sku", _("SKU")),
+    Column("name", _("Product")),
+    Column("category", _("Category")),
+    Column("units", _("Units sold"), "int"),
+    Column("orders", _("Orders"), "int"),
+    Column("revenue", _("Revenue"), "money"),
+    Column("on_hand", _("On hand"), "int"),
+    Column("available", _("Available"), "int"),
+    Column("units_per_day", _("Units per day"), "float"),
+    Column("days_of_cover", _("Days of cover"), "float"),
+)
+
+register(
+    ReportSpec(
+        code="products",
+        title=_("Best sellers and slow movers"),
+        description=_("SKUs ranked by units sold, with stock on hand and days of cover."),
+        form_class=TopForm,
+        query=query,
+        order=30,
+        sections=(
+            SectionSpec("best", _("Best sellers"), COLUMNS, chart=Chart("bar", "sku", ("units",))),
+            SectionSpec("slow", _("Slow movers"), COLUMNS, chart=Chart("bar", "sku", ("days_of_cover",))),
+        ),
+        notes=(
+            _(
+                "Units and revenue: lines of orders placed in the period, excluding cancelled and closed orders "
+                "(revenue = line totals). On hand: stock in the selected warehouses (all when none is selected). "
+                "Days of cover: on hand ÷ units sold per day over the period; empty when nothing sold."
+            ),
+        ),
+    )
+)
