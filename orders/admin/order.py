@@ -297,7 +297,8 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
             return queryset.filter(number=term.upper()), False
         if ORDER_NUMBER_PREFIX.match(term) and len(term) > 2:
             return queryset.filter(number__startswith=term.upper()), False
-        tracked = Shipment.objects.filter(tracking_number=term).values("order_id")
+        # Ids first, not a subquery: inside the OR a subquery makes PostgreSQL scan the whole table.
+        tracked = list(Shipment.objects.filter(tracking_number=term).values_list("order_id", flat=True)[:100])
         digits = re.sub(r"[\s\-+]", "", term)
         if digits.isdigit() and len(digits) == 4:
             return queryset.alias(phone_tail=PHONE_TAIL).filter(phone_tail=digits), False
