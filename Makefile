@@ -43,7 +43,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

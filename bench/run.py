@@ -149,6 +149,7 @@ def main() -> int:
     parser.add_argument("--only", help="run one benchmark module in this process (internal)")
     parser.add_argument("--out", type=Path, help="where --only writes its JSON (internal)")
     parser.add_argument("--no-docs", action="store_true", help="print only, do not rewrite docs/")
+    parser.add_argument("modules", nargs="*", help="run only these bench modules (e.g. bench_reports)")
     args = parser.parse_args()
     if args.only:
         run_one(args.only, args.out)
@@ -166,7 +167,13 @@ def main() -> int:
         "skipped": {},
     }
     failed = False
-    for name in discover():
+    selected = discover()
+    if args.modules:
+        unknown = sorted(set(args.modules) - set(selected))
+        if unknown:
+            parser.error(f"unknown bench modules: {', '.join(unknown)}; known: {', '.join(selected)}")
+        selected = [name for name in selected if name in args.modules]
+    for name in selected:
         print(f"== {name} (BENCH_SCALE={scale})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "result.json"
@@ -195,7 +202,14 @@ def main() -> int:
                 print(f"      {r['note']}", flush=True)
             run["results"].append(r)
     if not args.no_docs:
-        runs = [r for r in previous_runs() if r["scale"] != scale] + [run]
+        previous = previous_runs()
+        if args.modules:
+            # A partial run keeps the other benchmarks' figures of the same scale.
+            fresh = {r["name"] for r in run["results"]}
+            for old in previous:
+                if old["scale"] == scale:
+                    run["results"] = [r for r in old["results"] if r["name"] not in fresh] + run["results"]
+        runs = [r for r in previous if r["scale"] != scale] + [run]
         write_docs(runs)
         print(f"wrote {DOCS_MD.relative_to(ROOT)} and {DOCS_JSON.relative_to(ROOT)}")
     return 1 if failed else 0
