@@ -103,6 +103,13 @@ class EventType(models.TextChoices):
     SYNCED = "synced", _("Synced")
     RULE_FIRED = "rule_fired", _("Rule fired")
     NOTIFICATION_SENT = "notification_sent", _("Notification sent")
+    ORDER_SPLIT = "order_split", _("Order split")
+    ORDERS_MERGED = "orders_merged", _("Orders merged")
+    CARRIER_EVENT = "carrier_event", _("Carrier tracking")
+    INVOICE_CHANGED = "invoice_changed", _("Invoice")
+    RETURN_CHANGED = "return_changed", _("Return")
+    PAYMENT_SCHEDULE = "payment_schedule", _("Payment schedule")
+    TRADE_IN_CHANGED = "trade_in_changed", _("Trade-in")
 
 
 class PaymentMethod(models.TextChoices):
@@ -122,3 +129,20 @@ class PaymentKind(models.TextChoices):
 
     PAYMENT = "payment", _("Payment")
     REFUND = "refund", _("Refund")
+
+
+class InvoiceStatus(models.TextChoices):
+    """Where the order's invoice stands (derived from its Invoice rows by orders.services.invoices)."""
+
+    NONE = "none", _("Not requested")
+    REQUESTED = "requested", _("Requested")
+    ISSUED = "issued", _("Issued")
+    VOIDED = "voided", _("Voided")
+
+
+class InspectionStatus(models.TextChoices):
+    """The inspection of a trade-in's old item; a trade-in order ships only once it passed."""
+
+    PENDING = "pending", _("Pending inspection")
+    PASSED = "passed", _("Passed")
+    FAILED = "failed", _("Failed")

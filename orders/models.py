@@ -19,6 +19,8 @@ from orders.choices import (
     ExceptionReason,
     FulfillmentStatus,
     HoldKind,
+    InspectionStatus,
+    InvoiceStatus,
     OrderStatus,
     OrderType,
     PaymentKind,
@@ -277,6 +279,41 @@ class Order(models.Model):
     exception_detail = models.CharField(_("exception detail"), max_length=300, blank=True)
     exception_at = models.DateTimeField(_("exception since"), null=True, blank=True)
 
+    # Fulfilment relations and derived money states (orders/services/fulfilment.py, invoices.py, special.py).
+    split_from = models.ForeignKey(
+        "self",
+        verbose_name=_("split from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="split_children",
+        editable=False,
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("ships with"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_orders",
+        editable=False,
+    )
+    invoice_status = models.CharField(
+        _("invoice status"),
+        max_length=20,
+        choices=InvoiceStatus.choices,
+        default=InvoiceStatus.NONE,
+        editable=False,
+        db_index=True,
+    )
+    trade_in_inspection = models.CharField(
+        _("trade-in inspection"),
+        max_length=20,
+        choices=InspectionStatus.choices,
+        blank=True,
+        editable=False,
+    )
+
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -523,3 +560,560 @@ class ShipmentLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_line_id} × {self.quantity}"
+
+
+# --- spreadsheet import and export (orders/importing/, orders/exporting.py) ---
+
+
+class ImportProfile(models.Model):
+    """A manager's saved spreadsheet layout: column → field, date order, defaults, sheet and encoding.
+
+    Converted to the pure ``ImportProfileSpec`` (``to_spec``) so the parsing layer never touches the ORM.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    column_mapping = models.JSONField(
+        _("column mapping"),
+        default=dict,
+        blank=True,
+        help_text=_('Column header → field, e.g. {"单号": "external_order_id", "备注2": "ignore"}.'),
+    )
+    day_first = models.BooleanField(
+        _("day first"), default=False, help_text=_("Read 03/04/2024 as 3 April (else March 4).")
+    )
+    default_channel = models.ForeignKey(
+        "channels.Channel",
+        verbose_name=_("default channel"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Used for rows without a channel column."),
+    )
+    default_status = models.CharField(
+        _("default status"),
+        max_length=20,
+        blank=True,
+        choices=[(value, label) for value, label in OrderStatus.choices if value != OrderStatus.ON_HOLD],
+        help_text=_("Status of new orders when the file has no status column."),
+    )
+    sheet_name = models.CharField(_("sheet"), max_length=100, blank=True)
+    encoding = models.CharField(
+        _("encoding"),
+        max_length=20,
+        blank=True,
+        help_text=_("CSV encoding (e.g. utf-8, gb18030); empty: detected."),
+    )
+    timezone = models.CharField(
+        _("time zone"), max_length=50, blank=True, help_text=_("Of the dates in the file; empty: Asia/Shanghai.")
+    )
+    create_unknown_skus = models.BooleanField(
+        _("create unknown SKUs"),
+        default=True,
+        help_text=_("Create a product for a SKU the catalogue does not know (else the row is an error)."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("import profile")
+        verbose_name_plural = _("import profiles")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Refuse mappings to unknown fields and unknown time zones."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from django.core.exceptions import ValidationError
+
+        from orders.importing.headers import FIELDS
+        from orders.importing.profile import IGNORE
+
+        if not isinstance(self.column_mapping, dict):
+            raise ValidationError({"column_mapping": _("Enter an object of column header → field.")})
+        unknown = sorted({str(v) for v in self.column_mapping.values() if v not in FIELDS and v != IGNORE})
+        if unknown:
+            raise ValidationError(
+                {
+                    "column_mapping": _("Unknown fields: %(fields)s. Known: %(known)s, or %(ignore)s.")
+                    % {"fields": ", ".join(unknown), "known": ", ".join(FIELDS), "ignore": IGNORE}
+                }
+            )
+        if self.timezone:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValidationError({"timezone": _("Unknown time zone '%(tz)s'.") % {"tz": self.timezone}})
+
+    def to_spec(self):
+        """The profile as the parsing layer's ``ImportProfileSpec``."""
+        from orders.importing.profile import ImportProfileSpec
+
+        return ImportProfileSpec(
+            column_mapping=dict(self.column_mapping or {}),
+            day_first=self.day_first,
+            default_channel=self.default_channel.code if self.default_channel_id else None,
+            default_status=self.default_status or None,
+            sheet_name=self.sheet_name or None,
+            encoding=self.encoding or None,
+            timezone=self.timezone or None,
+        )
+
+
+class ImportJob(models.Model):
+    """One uploaded order file: its preview, then its import (inline or in a task) with progress and result."""
+
+    class Status(models.TextChoices):
+        ANALYSING = "analysing", _("Analysing")
+        PREVIEWED = "previewed", _("Ready to import")
+        REFUSED = "refused", _("Refused")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        SUCCEEDED = "succeeded", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    filename = models.CharField(_("file name"), max_length=255)
+    profile = models.ForeignKey(
+        ImportProfile, verbose_name=_("profile"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    channel = models.ForeignKey(
+        "channels.Channel",
+        verbose_name=_("default channel"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.ANALYSING)
+    valid_only = models.BooleanField(_("import only the valid rows"), default=False)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    error_workbook = models.FileField(_("error workbook"), upload_to="imports/errors/%Y/%m/", blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["analysing", "previewed", "refused", "queued", "running", "succeeded", "failed"]),
+                name="import_job_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the import succeeded, failed or was refused."""
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.REFUSED)
+
+    @property
+    def percent(self) -> int:
+        """Progress of the running step, 0–100."""
+        if self.is_finished:
+            return 100
+        return min(100, int(100 * self.rows_done / self.rows_total)) if self.rows_total else 0
+
+    @property
+    def rows_per_second(self) -> float | None:
+        """Rows processed per second since the step started."""
+        from django.utils import timezone
+
+        if not self.started_at or not self.rows_done:
+            return None
+        end = self.finished_at or timezone.now()
+        seconds = (end - self.started_at).total_seconds()
+        return self.rows_done / seconds if seconds > 0 else None
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated seconds until the running step ends."""
+        rate = self.rows_per_second
+        if self.is_finished or not rate:
+            return None
+        return max(0.0, (self.rows_total - self.rows_done) / rate)
+
+
+class ExportJob(models.Model):
+    """A large export written by a task (write-only openpyxl or csv, constant memory) with its download."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Exporting")
+        SUCCEEDED = "succeeded", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    model_label = models.CharField(_("list"), max_length=100)
+    query = models.CharField(_("filters"), max_length=2000, blank=True)
+    ids = models.JSONField(_("selected ids"), null=True, blank=True)
+    file_format = models.CharField(_("format"), max_length=4, default="xlsx")
+    per_line = models.BooleanField(_("one row per line"), default=False)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    file = models.FileField(_("file"), upload_to="exports/%Y/%m/", blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_label} {self.created_at:%Y-%m-%d %H:%M}" if self.created_at else self.model_label
+
+
+# --- after confirmation: returns, invoices, settlement statements, carrier tracking, special order terms ---
+# (services: orders/services/returns.py, invoices.py, reconciliation.py, tracking.py, special.py)
+
+
+class ReturnRequest(models.Model):
+    """A buyer's request to send goods back (and/or be refunded), with its decision, receipt and refund."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+        RECEIVED = "received", _("Goods received")
+        REFUNDED = "refunded", _("Refunded")
+
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="returns"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.REQUESTED, editable=False
+    )
+    reason = models.CharField(_("reason"), max_length=300)
+    note = models.TextField(_("note"), blank=True)
+    refund_amount = models.DecimalField(
+        _("refund amount"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the value of the returned units."),
+        **MONEY,
+    )
+    refunded_amount = models.DecimalField(_("refunded"), default=Decimal("0"), editable=False, **MONEY)
+    warehouse = models.ForeignKey(
+        Warehouse,
+        verbose_name=_("return to warehouse"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    refuse_reason = models.CharField(_("refusal reason"), max_length=300, blank=True, editable=False)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, editable=False)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True, editable=False)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("return")
+        verbose_name_plural = _("returns")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "approved", "refused", "received", "refunded"]),
+                name="return_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="return_refunded_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} R{self.pk}"
+
+
+class ReturnLine(models.Model):
+    """Units of one order line asked back, how many arrived, and whether they were restocked or written off."""
+
+    class Disposition(models.TextChoices):
+        RESTOCK = "restock", _("Back to stock")
+        WRITE_OFF = "write_off", _("Written off")
+
+    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        OrderLine, verbose_name=_("line"), on_delete=models.PROTECT, related_name="+"
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    quantity_received = models.PositiveIntegerField(_("received"), default=0)
+    disposition = models.CharField(_("disposition"), max_length=20, choices=Disposition.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("return line")
+        verbose_name_plural = _("return lines")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="return_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_received__lte=F("quantity")), name="return_line_received_le_qty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line.sku} × {self.quantity}"
+
+
+class Invoice(models.Model):
+    """A fapiao requested for an order, then issued with its number, or voided; the order's status follows."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        ISSUED = "issued", _("Issued")
+        VOIDED = "voided", _("Voided")
+
+    class Kind(models.TextChoices):
+        NORMAL = "normal", _("General VAT invoice")
+        SPECIAL = "special", _("Special VAT invoice")
+
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="invoices"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.REQUESTED, editable=False
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.NORMAL)
+    title = models.CharField(_("title"), max_length=200)
+    tax_id = models.CharField(_("tax id"), max_length=30, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    number = models.CharField(_("invoice number"), max_length=40, blank=True)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], condition=~Q(number=""), name="invoice_number_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "issued", "voided"]), name="invoice_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="issued") | ~Q(number=""), name="invoice_issued_has_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"{self.order.number} ({self.get_status_display()})"
+
+
+class SettlementStatement(models.Model):
+    """One imported bill file of a payment platform (Alipay 业务明细, WeChat Pay 交易账单)."""
+
+    class Platform(models.TextChoices):
+        ALIPAY = "alipay", _("Alipay")
+        WECHAT_PAY = "wechat_pay", _("WeChat Pay")
+
+    platform = models.CharField(_("platform"), max_length=20, choices=Platform.choices)
+    filename = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("file hash"), max_length=64, editable=False)
+    lines_total = models.PositiveIntegerField(_("lines"), default=0)
+    lines_matched = models.PositiveIntegerField(_("matched"), default=0)
+    lines_unmatched = models.PositiveIntegerField(_("unmatched"), default=0)
+    lines_mismatched = models.PositiveIntegerField(_("amount mismatches"), default=0)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("imported by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("settlement statement")
+        verbose_name_plural = _("settlement statements")
+        ordering = ["-imported_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["platform", "sha256"], name="statement_file_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.filename}"
+
+
+class SettlementLine(models.Model):
+    """One money movement of a statement and what it matched in OMS (finance works the non-matched ones)."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", _("Payment")
+        REFUND = "refund", _("Refund")
+
+    class Match(models.TextChoices):
+        MATCHED = "matched", _("Matched")
+        UNMATCHED = "unmatched", _("Unmatched")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Amount mismatch")
+
+    statement = models.ForeignKey(SettlementStatement, on_delete=models.CASCADE, related_name="lines")
+    platform = models.CharField(_("platform"), max_length=20, choices=SettlementStatement.Platform.choices)
+    line_key = models.CharField(_("line key"), max_length=200, editable=False)
+    row_number = models.PositiveIntegerField(_("row"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    transaction_id = models.CharField(_("transaction id"), max_length=128, db_index=True)
+    merchant_order_no = models.CharField(
+        _("merchant order number"), max_length=128, blank=True, db_index=True
+    )
+    refund_no = models.CharField(_("refund number"), max_length=128, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    fee = models.DecimalField(_("fee"), default=Decimal("0"), **MONEY)
+    occurred_at = models.DateTimeField(_("time"), null=True, blank=True)
+    match_status = models.CharField(
+        _("match"), max_length=20, choices=Match.choices, default=Match.UNMATCHED, db_index=True
+    )
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    expected_amount = models.DecimalField(_("amount in OMS"), null=True, blank=True, **MONEY)
+    raw = models.JSONField(_("row"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("statement line")
+        verbose_name_plural = _("statement lines")
+        ordering = ["statement", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "line_key"], name="statement_line_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="statement_line_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} {self.kind} {self.amount}"
+
+    @property
+    def difference(self) -> Decimal | None:
+        """Statement amount minus the amount OMS recorded (None when unmatched)."""
+        return None if self.expected_amount is None else self.amount - self.expected_amount
+
+
+class ShipmentTracking(models.Model):
+    """Polling state of one shipment's carrier tracking (last poll, last carrier state, last error)."""
+
+    shipment = models.OneToOneField(Shipment, on_delete=models.CASCADE, related_name="tracking")
+    carrier_state = models.CharField(_("carrier state"), max_length=20, blank=True)
+    last_polled_at = models.DateTimeField(_("last polled"), null=True, blank=True, db_index=True)
+    polls = models.PositiveIntegerField(_("polls"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("shipment tracking")
+        verbose_name_plural = _("shipment tracking")
+
+    def __str__(self) -> str:
+        return f"{self.shipment} {self.carrier_state}"
+
+
+class TrackingEvent(models.Model):
+    """One checkpoint reported by the carrier (deduplicated per shipment by time and text)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking_events")
+    occurred_at = models.DateTimeField(_("time"))
+    description = models.CharField(_("description"), max_length=500)
+    state = models.CharField(_("carrier state"), max_length=20, blank=True)
+    dedupe_key = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "dedupe_key"], name="tracking_event_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.description}"
+
+
+class PaymentDue(models.Model):
+    """One instalment of an order's payment schedule (presale deposit and balance, instalments).
+
+    Whether it is paid is derived from the order's net paid amount (dues are settled in sequence).
+    """
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", _("Deposit")
+        BALANCE = "balance", _("Balance")
+        INSTALLMENT = "installment", _("Instalment")
+
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="dues")
+    sequence = models.PositiveSmallIntegerField(_("number"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    due_at = models.DateTimeField(_("due"))
+    overdue_flagged_at = models.DateTimeField(_("flagged overdue"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("payment due")
+        verbose_name_plural = _("payment schedule")
+        ordering = ["order", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "sequence"], name="payment_due_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_due_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.due_at:%Y-%m-%d})"
+
+
+class PresaleTerms(models.Model):
+    """When a presale ships: the earliest shipping date and the balance due date (amounts: PaymentDue)."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="presale_terms")
+    ship_from = models.DateField(_("ships from"), null=True, blank=True)
+    balance_due_at = models.DateTimeField(_("balance due"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("presale terms")
+        verbose_name_plural = _("presale terms")
+
+    def __str__(self) -> str:
+        return f"{self.order.number} presale"
+
+
+class TradeIn(models.Model):
+    """The buyer's old item taken in part-exchange: its description, assessed value credited, inspection.
+
+    The inspection status itself lives on Order.trade_in_inspection so the shipping guard stays pure.
+    """
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="trade_in")
+    description = models.CharField(_("old item"), max_length=300)
+    assessed_value = models.DecimalField(_("assessed value"), **MONEY)
+    credited_amount = models.DecimalField(_("credited"), default=Decimal("0"), editable=False, **MONEY)
+    inspection_note = models.CharField(_("inspection note"), max_length=300, blank=True)
+    inspected_at = models.DateTimeField(_("inspected at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("trade-in")
+        verbose_name_plural = _("trade-ins")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(assessed_value__gte=0) & Q(credited_amount__gte=0), name="trade_in_amounts_ok"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number}: {self.description}"

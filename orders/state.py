@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from orders.choices import OrderStatus, OrderType, PaymentStatus, StockStatus
+from orders.choices import InspectionStatus, OrderStatus, OrderType, PaymentStatus, StockStatus
 
 S = OrderStatus
 
@@ -103,10 +103,23 @@ def guard_refunded_to_close(order: Any, target: str) -> Refusal | None:
     )
 
 
+def guard_trade_in_inspected(order: Any, target: str) -> Refusal | None:
+    """A trade-in order ships only once the buyer's old item passed inspection."""
+    if order.order_type != OrderType.TRADE_IN:
+        return None
+    if getattr(order, "trade_in_inspection", "") == InspectionStatus.PASSED:
+        return None
+    return Refusal(
+        "trade_in_not_inspected",
+        _("order %(number)s is a trade-in: the old item must pass inspection before shipping")
+        % {"number": order.number},
+    )
+
+
 GUARDS: dict[tuple[str, str], tuple[Guard, ...]] = {
     (S.PENDING_PAYMENT, S.PENDING_REVIEW): (guard_payment_for_review,),
-    (S.AWAITING_SHIPMENT, S.SHIPPED): (guard_ready_to_ship,),
-    (S.AWAITING_SHIPMENT, S.PARTIALLY_SHIPPED): (guard_ready_to_ship,),
+    (S.AWAITING_SHIPMENT, S.SHIPPED): (guard_ready_to_ship, guard_trade_in_inspected),
+    (S.AWAITING_SHIPMENT, S.PARTIALLY_SHIPPED): (guard_ready_to_ship, guard_trade_in_inspected),
     **{(S.ON_HOLD, target): (guard_release_to_previous,) for target in TRANSITIONS[S.ON_HOLD]},
     **{
         (source, S.CLOSED): (guard_refunded_to_close,)

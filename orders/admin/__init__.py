@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+import orders.admin.fulfilment  # noqa: F401  (invoices, returns, statements, tracking, merge/split)
+import orders.admin.imports  # noqa: F401  (order imports, import profiles, exports)
 from orders.admin import catalog  # noqa: F401  (registers products, warehouses, stock, customers, tags)
 from orders.admin.order import OrderAdmin, PinnedExceptionsChangeList
 from orders.admin.paginator import CappedPaginator
