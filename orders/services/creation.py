@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -75,7 +75,15 @@ def format_order_number(day: dt.date, sequence: int) -> str:
 
 
 def reserve_order_numbers(day: dt.date, count: int = 1) -> list[str]:
-    """Allocate `count` consecutive order numbers for `day` (one short row lock, safe under concurrency)."""
+    """Allocate `count` unique order numbers for `day`, safe under concurrency.
+
+    PostgreSQL: a sequence (no lock is held until the creating transaction ends, so concurrent creations
+    don't queue behind each other). Elsewhere: a per-day counter row, updated in one short statement.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('orders_order_number_seq') FROM generate_series(1, %s)", [count])
+            return [format_order_number(day, n) for (n,) in cursor.fetchall()]
     with transaction.atomic():
         OrderNumberSequence.objects.get_or_create(day=day)
         OrderNumberSequence.objects.filter(day=day).update(last=F("last") + count)
