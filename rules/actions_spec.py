@@ -158,6 +158,13 @@ ACTIONS: dict[str, ActionSpec] = {
             gettext_lazy("Treat the order as a presale: it waits for stock instead of failing allocation."),
         ),
         ActionSpec(
+            "merge_orders",
+            gettext_lazy("Merge with the buyer's other orders"),
+            gettext_lazy(
+                "Ship the order in one parcel with the same buyer's other unshipped orders to the same address."
+            ),
+        ),
+        ActionSpec(
             "notify_customer",
             gettext_lazy("Notify customer"),
             gettext_lazy("Send the customer a message; placeholders like {order.number} are filled in."),

@@ -169,6 +169,15 @@ def convert_to_presale(action: Action, ctx: EffectContext) -> str:
     return _("converted to presale")
 
 
+@effect("merge_orders")
+def merge_orders(action: Action, ctx: EffectContext) -> str:
+    """Merge the order with the same buyer's unshipped orders to the same address (one parcel)."""
+    master = services.merge_with_candidates(ctx.order_id, actor=ctx.actor)
+    if master is None:
+        raise EffectSkipped(_("no other order to merge with"))
+    return _("merged; ships with %(number)s") % {"number": master.number}
+
+
 def _amount_text(amount: Decimal) -> str:
     """10.00 → '10', 10.50 → '10.50' (as a customer reads an amount)."""
     return str(amount.quantize(Decimal(1))) if amount == amount.to_integral_value() else str(amount)

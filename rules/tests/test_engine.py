@@ -130,6 +130,23 @@ def test_convert_to_presale(make_rule):
     assert fresh(make_order()).order_type == OrderType.PRESALE
 
 
+def test_merge_orders_with_the_buyers_other_unshipped_order(make_rule):
+    product = stocked_product()
+    first = order_in_status(OrderStatus.AWAITING_SHIPMENT, lines=[(product, 1)], buyer_phone="13911112222")
+    make_rule(actions=act("merge_orders"), trigger="payment_received")
+    second = pay_in_full(make_order([(product, 1)], buyer_phone="13911112222"))
+    assert fresh(second).merged_into_id == first.pk, "the newer order ships with the oldest"
+    run = RuleRun.objects.get(order=second)
+    assert "merged" in json.dumps(run.actions_done, ensure_ascii=False)
+
+
+def test_merge_orders_without_a_partner_is_skipped(make_rule):
+    make_rule(actions=act("merge_orders"), trigger="order_created")
+    order = fresh(make_order())
+    assert order.merged_into_id is None
+    assert RuleRun.objects.get(order=order).errors == []
+
+
 def test_notify_customer_by_email(make_rule, django_capture_on_commit_callbacks):
     make_rule(
         actions=act(
