@@ -46,6 +46,7 @@ VALID = {
     "add_note": {"text": "Call before shipping"},
     "assign_warehouse": {"warehouse": "WH-HZ.01"},
     "convert_to_presale": {},
+    "merge_orders": {},
     "notify_customer": {"channel": "sms", "template": "订单{order.number}已收到，金额{order.total}"},
     "issue_coupon": {"amount": "10.50", "valid_days": 30},
     "call_webhook": {"url": "https://hooks.example.com/oms?x=1"},
