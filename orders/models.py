@@ -605,7 +605,10 @@ class ImportProfile(models.Model):
         help_text=_("CSV encoding (e.g. utf-8, gb18030); empty: detected."),
     )
     timezone = models.CharField(
-        _("time zone"), max_length=50, blank=True, help_text=_("Of the dates in the file; empty: Asia/Shanghai.")
+        _("time zone"),
+        max_length=50,
+        blank=True,
+        help_text=_("Of the dates in the file; empty: Asia/Shanghai."),
     )
     create_unknown_skus = models.BooleanField(
         _("create unknown SKUs"),
@@ -613,7 +616,11 @@ class ImportProfile(models.Model):
         help_text=_("Create a product for a SKU the catalogue does not know (else the row is an error)."),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -698,7 +705,11 @@ class ImportJob(models.Model):
     error_workbook = models.FileField(_("error workbook"), upload_to="imports/errors/%Y/%m/", blank=True)
     message = models.TextField(_("message"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -710,7 +721,17 @@ class ImportJob(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["analysing", "previewed", "refused", "queued", "running", "succeeded", "failed"]),
+                condition=Q(
+                    status__in=[
+                        "analysing",
+                        "previewed",
+                        "refused",
+                        "queued",
+                        "running",
+                        "succeeded",
+                        "failed",
+                    ]
+                ),
                 name="import_job_status_valid",
             )
         ]
@@ -770,7 +791,11 @@ class ExportJob(models.Model):
     file = models.FileField(_("file"), upload_to="exports/%Y/%m/", blank=True)
     message = models.TextField(_("message"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

@@ -4,6 +4,7 @@ succeeded and what was refused and why (the OMSError message). No action writes 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,8 +21,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from oms.actors import Actor
 from oms.errors import OMSError
 from orders import services
-from orders.admin.export import orders_workbook
 from orders.choices import HoldKind, OrderStatus
+from orders.exporting import export_orders
 from orders.forms import CancelForm, HoldForm, TagForm, WarehouseForm
 from orders.models import Order
 
@@ -374,14 +375,8 @@ class OrderActionsMixin:
 
     @admin.action(description=gettext_lazy("Export to Excel"), permissions=["view"])
     def export_xlsx(self, request: HttpRequest, queryset) -> HttpResponse | None:
-        """Download the selection as .xlsx."""
-        rows = (
-            queryset.select_related("channel", "warehouse")
-            .prefetch_related("tags")
-            .order_by("-placed_at", "-pk")
-        )
-        orders = list(rows[: EXPORT_LIMIT + 1])
-        if len(orders) > EXPORT_LIMIT:
+        """Download the selection as .xlsx (the same exporter as the list's "Export…" page)."""
+        if queryset.count() > EXPORT_LIMIT:
             self.message_user(
                 request,
                 _("Export at most %(limit)d orders at a time (filter the list first).")
@@ -389,8 +384,10 @@ class OrderActionsMixin:
                 messages.ERROR,
             )
             return None
+        buffer = io.BytesIO()
+        export_orders(queryset.order_by("-placed_at", "-pk"), buffer, fmt="xlsx")
         response = HttpResponse(
-            orders_workbook(orders),
+            buffer.getvalue(),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
         response["Content-Disposition"] = 'attachment; filename="orders.xlsx"'

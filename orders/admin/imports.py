@@ -85,11 +85,13 @@ class ExportXlsxMixin:
 
     export_fields: list[str] | None = None
     export_async_rows = EXPORT_ASYNC_ROWS
+    export_selection_actions = True
+    """False where the ModelAdmin has its own export action for the selection (the order list)."""
     actions_list = ["export_list_action"]
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)  # type: ignore[misc]
-        if self.has_view_permission(request):  # type: ignore[attr-defined]
+        if self.export_selection_actions and self.has_view_permission(request):  # type: ignore[attr-defined]
             for name, description in (
                 ("export_selected_xlsx", _("Export selected to Excel (.xlsx)")),
                 ("export_selected_csv", _("Export selected to CSV")),

@@ -22,6 +22,7 @@ from unfold.decorators import action, display
 from oms.actors import Actor
 from orders import admin_views
 from orders.admin.actions import PRIMARY_ACTIONS, OrderActionsMixin
+from orders.admin.imports import ExportXlsxMixin
 from orders.admin.paginator import CappedPaginator
 from orders.choices import FulfillmentStatus, OrderStatus, PaymentStatus
 from orders.filters import HasExceptionFilter, HasTrackingFilter, LocalDateRangeFilter
@@ -135,7 +136,7 @@ class ShipmentInline(TabularInline):
         return False
 
 
-class OrderAdmin(OrderActionsMixin, ModelAdmin):
+class OrderAdmin(ExportXlsxMixin, OrderActionsMixin, ModelAdmin):
     """Orders: exceptions pinned on top, badges, index-friendly search, bulk actions through the services.
 
     Benchmarks can compare with Django's defaults by subclassing with `paginator = Paginator`,
@@ -189,7 +190,8 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
     list_before_template = "admin/orders/order/list_before.html"
     change_form_outer_before_template = "admin/orders/order/change_form_before.html"
     change_form_outer_after_template = "admin/orders/order/change_form_after.html"
-    actions_list = ["manual_entry_link", "upload_tracking_link"]
+    actions_list = ["manual_entry_link", "upload_tracking_link", "import_orders_link", "export_list_action"]
+    export_selection_actions = False  # the selection exports through OrderActionsMixin.export_xlsx
     inlines = (OrderLineInline, PaymentInline, ShipmentInline)
     readonly_fields = (
         "number",
@@ -399,6 +401,19 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
     )
     def upload_tracking_link(self, request: HttpRequest):
         return HttpResponseRedirect(reverse("admin:orders_order_ship") + "?upload=1")
+
+    @action(
+        description=_("Import orders from a spreadsheet"),
+        icon="upload",
+        url_path="import-orders-link",
+        permissions=["import"],
+    )
+    def import_orders_link(self, request: HttpRequest):
+        return HttpResponseRedirect(reverse("admin:orders_importjob_add"))
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        """Importing orders is a manager's job (permission to add import jobs)."""
+        return request.user.has_perm("orders.add_importjob")
 
     # ------------------------------------------------------------------ order page
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None):

@@ -14,15 +14,14 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 
+from orders.exporting import neutralise as neutralise_text
 from orders.importing.plan import RowError
 from orders.importing.readers import Table
 
 REASON_HEADER = "错误原因 / Error"
 SOURCE_ROW_HEADER = "原行号 / Source row"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: Any) -> Any:
@@ -31,10 +30,7 @@ def neutralise(value: Any) -> Any:
         return value.replace(tzinfo=None)  # openpyxl refuses aware datetimes; the table holds local times
     if not isinstance(value, str):
         return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+    return neutralise_text(value)
 
 
 def build_error_workbook(table: Table, row_errors: Iterable[RowError]) -> bytes:

@@ -2,7 +2,8 @@
 
 `create_orders_bulk` applies the same checks as `create_order` to every input and writes orders, lines, platform
 payments, customers, addresses and the first timeline event with bulk inserts. It runs inside the caller's
-transaction; an input that fails validation is reported by index and the others are still created.
+transaction; an input that fails validation is reported by index and the others are still created. The creation
+hooks run once per call (`orders_created` with every new order id), not once per order.
 `ensure_products` creates SKUs a platform sent that OMS does not know yet, so no order is lost.
 """
 
@@ -44,13 +45,28 @@ def ensure_products(specs: dict[str, tuple[str, Decimal]]) -> dict[str, Product]
     known = {p.sku: p for p in Product.objects.filter(sku__in=specs)}
     missing = [
         Product(sku=sku, name=(name or sku)[:200], price=max(to_money(price or ZERO), ZERO))
-        for sku, (name, price) in specs.items()
+        for sku, (name, price) in sorted(specs.items())
         if sku not in known
     ]
-    if missing:
-        Product.objects.bulk_create(missing, ignore_conflicts=True)
-        known.update({p.sku: p for p in Product.objects.filter(sku__in=[p.sku for p in missing])})
+    known.update({p.sku: p for p in _insert_returning(Product, missing, "sku")})
     return known
+
+
+def _insert_returning(model, rows: list, key: str) -> list:
+    """Insert `rows` by their unique `key`, returning them with pks, also for keys inserted meanwhile by others.
+
+    One INSERT ... ON CONFLICT (key) DO UPDATE SET key = key RETURNING: the no-op update makes PostgreSQL return
+    the existing row's pk, so nothing has to be read back. Callers pass rows sorted by `key` (a fixed lock order).
+    """
+    if not rows:
+        return []
+    model.objects.bulk_create(rows, update_conflicts=True, unique_fields=[key], update_fields=[key])
+    unsaved = [row for row in rows if row.pk is None]  # a backend that cannot return rows: read them back
+    if unsaved:
+        saved = model.objects.in_bulk([getattr(row, key) for row in unsaved], field_name=key)
+        for row in unsaved:
+            row.pk = saved[getattr(row, key)].pk
+    return rows
 
 
 def _validate(data: OrderInput, products: dict[str, Product]) -> tuple[list[OrderLine], dict[str, Decimal]]:
@@ -160,12 +176,8 @@ def _customers_for(inputs: Iterable[OrderInput]) -> dict[str, Customer]:
     if not wanted:
         return {}
     found = {c.dedupe_key: c for c in Customer.objects.filter(dedupe_key__in=wanted)}
-    missing = [c for key, c in wanted.items() if key not in found]
-    if missing:
-        Customer.objects.bulk_create(missing, ignore_conflicts=True)
-        found.update(
-            {c.dedupe_key: c for c in Customer.objects.filter(dedupe_key__in=[c.dedupe_key for c in missing])}
-        )
+    missing = [c for key, c in sorted(wanted.items()) if key not in found]
+    found.update({c.dedupe_key: c for c in _insert_returning(Customer, missing, "dedupe_key")})
     return found
 
 
@@ -185,18 +197,22 @@ def create_orders_bulk(
     event_type: str = EventType.CREATED,
     payment_method: str = PaymentMethod.PLATFORM,
     payment_reference: str = "{external_id}",
+    products: dict[str, Product] | None = None,
 ) -> BulkOutcome:
     """Create many orders at once with the checks of `create_order`; invalid inputs are reported, not raised.
 
     Paid inputs get a succeeded Payment (method `payment_method`, transaction id from `payment_reference`) so
     later refunds add up. Duplicate external ids raise IntegrityError from the database: callers that may race
-    (two syncs, a webhook) run this in a savepoint and fall back to `create_order` one by one.
+    (two syncs, a webhook) run this in a savepoint and fall back to `create_order` one by one. `products` (by SKU,
+    e.g. from `ensure_products`) saves reading them again; SKUs missing from it are read.
     """
     outcome = BulkOutcome()
     if not inputs:
         return outcome
-    skus = {line.sku for data in inputs for line in data.lines}
-    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    products = dict(products or {})
+    unknown = {line.sku for data in inputs for line in data.lines} - products.keys()
+    if unknown:
+        products.update({p.sku: p for p in Product.objects.filter(sku__in=unknown)})
     valid: list[tuple[int, OrderInput, list[OrderLine], dict]] = []
     for index, data in enumerate(inputs):
         try:
@@ -307,7 +323,8 @@ def create_orders_bulk(
         if addresses:
             # A known address keeps its use count here (a bulk path does not bump counters).
             CustomerAddress.objects.bulk_create(addresses, ignore_conflicts=True)
-        for order in orders:
-            # Same hooks as create_order: rules' in-transaction guards now, the rest after commit.
-            hooks.dispatch("order_created", order_id=order.pk, actor=actor, event_type=event_type)
+        # The batch twin of create_order's 'order_created': guards now, the rest after commit, once per call.
+        hooks.dispatch(
+            "orders_created", order_ids=[order.pk for order in orders], actor=actor, event_type=event_type
+        )
     return outcome

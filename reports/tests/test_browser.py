@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,15 +13,6 @@ from reports.tests.conftest import MARCH
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 def _login_cookie(client, user) -> dict:
     """A session cookie for `user`, for the browser."""
@@ -30,10 +20,7 @@ def _login_cookie(client, user) -> dict:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def test_report_charts_render_from_local_static(live_server, client, book, chromium_path: Path):
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def test_report_charts_render_from_local_static(live_server, client, book, browser):
     user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests")
     session = _login_cookie(client, user)
     host = urlparse(live_server.url).hostname
@@ -41,9 +28,8 @@ def test_report_charts_render_from_local_static(live_server, client, book, chrom
     screenshots = Path(settings.BASE_DIR) / "var" / "screenshots"
     screenshots.mkdir(parents=True, exist_ok=True)
     outside: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1800}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1400, "height": 1800}, locale="en-US")
+    try:
         context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": session, "domain": host, "path": "/"}]
         )
@@ -65,6 +51,7 @@ def test_report_charts_render_from_local_static(live_server, client, book, chrom
             page.screenshot(path=str(screenshots / f"report_{code}.png"), full_page=True)
         rendered = page.evaluate("document.querySelectorAll('canvas[data-report-chart]').length")
         assert rendered >= 1
-        browser.close()
+    finally:
+        context.close()
     assert errors == []
     assert outside == [], f"requests left the server: {outside}"
