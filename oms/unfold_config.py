@@ -18,7 +18,11 @@ UNFOLD = {
             {
                 "title": _("Order desk"),
                 "items": [
-                    {"title": _("Home and work queues"), "icon": "dashboard", "link": reverse_lazy("admin:index")},
+                    {
+                        "title": _("Home and work queues"),
+                        "icon": "dashboard",
+                        "link": reverse_lazy("admin:index"),
+                    },
                     {
                         "title": _("Orders"),
                         "icon": "receipt_long",
@@ -28,7 +32,9 @@ UNFOLD = {
                     {
                         "title": _("Exceptions"),
                         "icon": "error",
-                        "link": lambda request: f"{reverse_lazy('admin:orders_order_changelist')}?has_exception=yes",
+                        "link": lambda request: (
+                            f"{reverse_lazy('admin:orders_order_changelist')}?has_exception=yes"
+                        ),
                         "permission": lambda request: request.user.has_perm("orders.view_order"),
                     },
                     {

@@ -41,34 +41,45 @@ def sign(secret: str, body: bytes) -> str:
 
 def queue_order_event(event: str, order_id: int) -> list[int]:
     """Create one pending delivery per active subscription to `event` and send them in one task."""
+    return queue_orders_event(event, [order_id])
+
+
+def queue_orders_event(event: str, order_ids: list[int]) -> list[int]:
+    """`queue_order_event` for many orders (bulk syncs and imports): subscriptions and orders read once, the
+    deliveries bulk-inserted, and one task sends them all."""
     from orders.api.serializers import OrderSerializer
     from orders.models import Order
 
     subscriptions = [
         sub for sub in WebhookSubscription.objects.filter(is_active=True) if event in (sub.events or [])
     ]
-    if not subscriptions:
+    if not subscriptions or not order_ids:
         return []
-    order = Order.objects.select_related("channel", "warehouse").prefetch_related("tags").get(pk=order_id)
+    orders = Order.objects.select_related("channel", "warehouse").prefetch_related("tags").in_bulk(order_ids)
     occurred_at = timezone.now()
-    data = json.loads(json.dumps(OrderSerializer(order).data, cls=DjangoJSONEncoder))
     deliveries = []
-    for subscription in subscriptions:
-        delivery_id = uuid.uuid4()
-        deliveries.append(
-            WebhookDelivery(
-                subscription=subscription,
-                event=event,
-                delivery_id=delivery_id,
-                payload={
-                    "event": event,
-                    "delivery_id": str(delivery_id),
-                    "occurred_at": occurred_at.isoformat(),
-                    "order": data,
-                },
-                next_attempt_at=occurred_at,
+    for order_id in dict.fromkeys(order_ids):
+        if order_id not in orders:
+            continue
+        data = json.loads(json.dumps(OrderSerializer(orders[order_id]).data, cls=DjangoJSONEncoder))
+        for subscription in subscriptions:
+            delivery_id = uuid.uuid4()
+            deliveries.append(
+                WebhookDelivery(
+                    subscription=subscription,
+                    event=event,
+                    delivery_id=delivery_id,
+                    payload={
+                        "event": event,
+                        "delivery_id": str(delivery_id),
+                        "occurred_at": occurred_at.isoformat(),
+                        "order": data,
+                    },
+                    next_attempt_at=occurred_at,
+                )
             )
-        )
+    if not deliveries:
+        return []
     created = WebhookDelivery.objects.bulk_create(deliveries)
     ids = [delivery.pk for delivery in created if delivery.pk] or list(
         WebhookDelivery.objects.filter(delivery_id__in=[d.delivery_id for d in deliveries]).values_list(
@@ -216,3 +227,9 @@ def register_order_hooks() -> None:
             f"webhooks:{event}",
             lambda order_id, _event=event, **kw: queue_order_event(_event, order_id),
         )
+    # Bulk paths dispatch one 'orders_created' per page: one delivery batch and one task per page.
+    hooks.register(
+        "orders_created",
+        f"webhooks:{HOOK_EVENTS['order_created']}",
+        lambda order_ids, **kw: queue_orders_event(HOOK_EVENTS["order_created"], order_ids),
+    )

@@ -129,3 +129,27 @@ def test_unreachable_receiver_is_logged_not_raised():
     assert delivery.status == "pending" and delivery.response_code is None
     assert "ConnectError" in delivery.last_error
     assert order.pk
+
+
+def test_a_bulk_page_queues_its_created_events_in_one_batch_and_one_task(receiver, monkeypatch):
+    from oms.actors import Actor
+    from orders.services import LineInput, OrderInput
+    from orders.services.bulk import create_orders_bulk
+    from orders.tests.factories import ADDRESS, stocked_product
+
+    subscribe(receiver.url, [WebhookSubscription.Event.ORDER_CREATED])
+    subscribe(receiver.url, [WebhookSubscription.Event.SHIPPED])
+    one_by_one, tasks = [], []
+    monkeypatch.setattr(webhooks, "queue_order_event", lambda *args: one_by_one.append(args))
+    deliver = webhooks.deliver_webhooks_task
+    monkeypatch.setattr(webhooks, "deliver_webhooks_task", lambda ids: tasks.append(ids) or deliver(ids))
+    product = stocked_product()
+    inputs = [OrderInput(lines=[LineInput(sku=product.sku, quantity=n + 1)], **ADDRESS) for n in range(3)]
+    outcome = create_orders_bulk(inputs, actor=Actor.channel("shop"))
+    numbers = {order.number for order in outcome.orders.values()}
+    assert one_by_one == [] and len(tasks) == 1 and len(tasks[0]) == 3
+    payloads = [json.loads(body) for _h, body in receiver.requests]
+    assert {p["event"] for p in payloads} == {"order.created"}
+    assert {p["order"]["number"] for p in payloads} == numbers
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 3
+    assert webhooks.queue_orders_event("order.created", []) == []

@@ -1,10 +1,34 @@
 """django-filter FilterSets for the API: every filter clerks use in the admin."""
 
+import datetime as dt
+
 import django_filters as filters
+from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from orders.choices import ExceptionReason, FulfillmentStatus, HoldKind, OrderStatus, OrderType, PaymentStatus
 from orders.models import Order, Product, Shipment, StockLevel
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, normalised to UTC (the database refuses exotic offsets; out-of-range times are invalid)."""
+
+    def to_python(self, value):
+        """Parse, then convert to UTC, refusing times that cannot be represented."""
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError("time out of range", code="invalid")
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    """IsoDateTimeFilter with UTC-normalised values."""
+
+    field_class = UtcIsoDateTimeField
 
 
 class OrderFilterSet(filters.FilterSet):
@@ -25,13 +49,13 @@ class OrderFilterSet(filters.FilterSet):
     phone = filters.CharFilter(method="filter_phone")
     tracking_number = filters.CharFilter(field_name="shipments__tracking_number")
     has_tracking = filters.BooleanFilter(method="filter_has_tracking")
-    placed_after = filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
-    paid_after = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
-    paid_before = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
-    shipped_after = filters.IsoDateTimeFilter(field_name="shipped_at", lookup_expr="gte")
-    shipped_before = filters.IsoDateTimeFilter(field_name="shipped_at", lookup_expr="lt")
-    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    placed_after = IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    paid_after = IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
+    paid_before = IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
+    shipped_after = IsoDateTimeFilter(field_name="shipped_at", lookup_expr="gte")
+    shipped_before = IsoDateTimeFilter(field_name="shipped_at", lookup_expr="lt")
+    updated_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Order

@@ -61,7 +61,7 @@ from orders.models import (
     Tag,
     Warehouse,
 )
-from orders.services.creation import reserve_order_numbers
+from orders.services.creation import reserve_order_numbers, restart_order_numbers
 from orders.services.events import event_row
 
 
@@ -373,6 +373,7 @@ class DemoGenerator:
 
     def _numbers(self, plans: list[Plan]) -> list[str]:
         per_day = Counter(timezone.localdate(plan.placed_at) for plan in plans)
+        restart_order_numbers()  # same seed, same numbers on an empty database
         numbers: list[str] = []
         for day in sorted(per_day):
             numbers.extend(reserve_order_numbers(day, per_day[day]))

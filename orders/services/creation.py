@@ -91,6 +91,16 @@ def reserve_order_numbers(day: dt.date, count: int = 1) -> list[str]:
     return [format_order_number(day, n) for n in range(last - count + 1, last + 1)]
 
 
+def restart_order_numbers() -> None:
+    """Start numbering from 1 again when no order exists yet (fresh or emptied database: demo data, tests).
+
+    Only the PostgreSQL sequence needs this: it is not rolled back with the transactions that used it.
+    """
+    if connection.vendor == "postgresql" and not Order.objects.exists():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setval('orders_order_number_seq', 1, false)")
+
+
 def _validate_lines(data: OrderInput) -> list[tuple[LineInput, Product, Decimal, Decimal, Decimal]]:
     if not data.lines:
         raise ValidationFailed(_("an order needs at least one line"), code="required", field="lines")

@@ -245,3 +245,13 @@ def test_schema_and_docs_are_served_locally(client, admin_user):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+def test_nul_characters_are_refused_with_json():
+    client = client_for("clerk")
+    response = client.get("/api/v1/orders/?number=a%00b")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    body = client.post(
+        "/api/v1/orders/", '{"lines": [{"sku": "a\\u0000", "quantity": 1}]}', content_type="application/json"
+    )
+    assert body.status_code == 400

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -32,6 +34,17 @@ def test_every_operation_conforms_to_the_schema():
     order_in_status(OrderStatus.AWAITING_SHIPMENT)
     order_in_status(OrderStatus.SHIPPED)
     headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    # Like Django's test client: requests must not close the test's connection (it sits in a transaction).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        _check_every_operation(application, headers)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def _check_every_operation(application, headers: dict) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20, "every endpoint is in the schema"
