@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 DEMO_ORDERS ?= 5000
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test bench lint format migrate demo messages clean
 
