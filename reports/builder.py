@@ -25,7 +25,7 @@ from unfold.widgets import (
 from orders.choices import OrderStatus
 from orders.models import Order, OrderLine
 from reports.forms import ReportForm, ReportParams
-from reports.queries import SALES, money_sum, ratio, trunc_local
+from reports.queries import SALES, money_sum, ratio, report_session, trunc_local
 from reports.registry import Chart, Column, ReportResult, Section, SectionSpec
 from reports.specs.base import orders_in_range, related_in_range
 
@@ -235,13 +235,14 @@ def run_custom(params: ReportParams, title: str) -> ReportResult:
     aggregates = {m.key: (m.lines_expr if on_lines else m.orders_expr)() for m in measures}
     dim_keys = list(annotations)
     first_sort = dim_keys if dims[0].time else [f"-{measures[0].key}", *dim_keys]
-    rows = list(
-        qs.annotate(**annotations)
-        .values(*dim_keys)
-        .annotate(**aggregates)
-        .order_by(*first_sort)[: options["limit"]]
-    )
-    totals = qs.aggregate(**aggregates)
+    with report_session():
+        rows = list(
+            qs.annotate(**annotations)
+            .values(*dim_keys)
+            .annotate(**aggregates)
+            .order_by(*first_sort)[: options["limit"]]
+        )
+        totals = qs.aggregate(**aggregates)
     for row in rows:
         for i, d in enumerate(dims):
             row[f"dim_{i}"] = _display(d.key, row[f"dim_{i}"])

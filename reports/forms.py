@@ -318,8 +318,21 @@ class CustomerForm(TopForm):
         return data
 
 
-class FulfilmentForm(ReportForm):
-    """Fulfilment options: the paid → shipped target."""
+class MediansForm(ReportForm):
+    """Adds the choice of exact medians, which sort every order they cover (slow over long periods)."""
+
+    medians = forms.BooleanField(
+        label=_("Exact medians"),
+        required=False,
+        help_text=_(
+            "Also compute the medians (PostgreSQL only; empty otherwise). Slower over long periods: "
+            "each median sorts every order it covers."
+        ),
+    )
+
+
+class FulfilmentForm(MediansForm):
+    """Fulfilment options: the paid → shipped target, exact percentiles."""
 
     target_hours = forms.IntegerField(
         label=_("Target (hours from payment to shipment)"),

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Case,
     Count,
     DateField,
     DecimalField,
+    DurationField,
     Expression,
+    ExpressionWrapper,
     F,
     FloatField,
     Func,
+    IntegerField,
     Max,
     Q,
     QuerySet,
@@ -53,6 +57,24 @@ def local_tz() -> zoneinfo.ZoneInfo:
 def is_postgres() -> bool:
     """Whether the default database is PostgreSQL (exact percentiles are available there)."""
     return connection.vendor == "postgresql"
+
+
+#: Settings for the reports' queries on PostgreSQL. JIT compiles each big aggregate anew (~150 ms a query)
+#: for no gain at this size; sorts for exact medians and hash aggregates per customer fit in memory instead of
+#: spilling to disk at the default 4 MB.
+POSTGRES_REPORT_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+
+
+@contextmanager
+def report_session() -> Iterator[None]:
+    """Run a report's queries in one transaction (one consistent snapshot); on PostgreSQL with the settings
+    above, applied with SET LOCAL so that they end with the transaction."""
+    with transaction.atomic():
+        if is_postgres():
+            with connection.cursor() as cursor:
+                for name, value in POSTGRES_REPORT_SETTINGS.items():
+                    cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        yield
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -97,6 +119,12 @@ class HoursBetween(Func):
     def __init__(self, end: str | Expression, start: str | Expression, **extra) -> None:
         super().__init__(end, start, **extra)
 
+    def duration(self) -> Expression:
+        """`end - start` as a duration: comparing it with a timedelta is exact and far cheaper per row than
+        computing the hours (epoch seconds of an interval go through numeric on PostgreSQL)."""
+        end, start = self.get_source_expressions()
+        return ExpressionWrapper(end - start, output_field=DurationField())
+
     def as_sqlite(self, compiler, connection, **extra_context):
         """SQLite stores UTC text timestamps: julianday() difference, rounded to the millisecond so that
         whole hours stay whole (4 h must not become 3.9999999 h and fall into the wrong bucket)."""
@@ -132,11 +160,175 @@ class Percentile(Aggregate):
         super().__init__(expression, fraction=float(fraction), **extra)
 
 
-def percentile(expression, fraction: float, *, filter: Q | None = None):
-    """An exact percentile on PostgreSQL; NULL elsewhere (portable reports show the bucket counts instead)."""
-    if is_postgres():
+def percentile(expression, fraction: float, *, filter: Q | None = None, enabled: bool = True):
+    """An exact percentile on PostgreSQL when `enabled`; NULL otherwise (the bucket counts show the spread).
+
+    Reports over orders ask for it only when the user ticks "exact medians": an exact percentile sorts every
+    row it covers, which at a million orders costs more than all the report's other figures together.
+    """
+    if enabled and is_postgres():
         return Percentile(expression, fraction, filter=filter)
-    return Max(Value(None, output_field=FloatField()))
+    return Max(Cast(Value(None), FloatField()))
+
+
+class Grouping(Aggregate):
+    """PostgreSQL's GROUPING(expression): 1 on the row of a grouping set that leaves it out (the totals)."""
+
+    function = "GROUPING"
+    output_field = IntegerField()
+    allow_distinct = False
+
+
+TOTAL_FLAG = "report_is_total"
+
+
+def grouped_with_totals(
+    base: QuerySet,
+    by: Sequence[str],
+    aggregates: dict[str, Expression],
+    *,
+    labels: dict[str, Expression] | None = None,
+    order_by: Sequence[str] = (),
+    distinct_within_groups: bool = False,
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """Rows of `base` grouped by `by` (with `labels`, per-group expressions) and the totals row: the same
+    aggregates over every row of `base`. `distinct_within_groups` says that a value counted distinctly
+    belongs to one group only (an order's payments, grouped by the order's channel), so that distinct counts
+    add up too.
+
+    On PostgreSQL this is one scan of the rows for both. When every aggregate adds up across groups (counts,
+    sums, minimums, maximums, averages as sum ÷ count) the totals are computed from the groups' partial
+    aggregates in the same statement (window sums over the few grouped rows), which keeps the grouping
+    parallel and hashed; otherwise (distinct counts, medians) the statement groups by GROUPING SETS
+    ((by, labels), ()). Elsewhere the totals come from a second aggregate() query. `order_by` orders the
+    grouped rows (no LIMIT: the totals would count against it).
+    """
+    grouped = base.order_by().values(*by).annotate(**(labels or {}), **aggregates).order_by(*order_by)
+    if not is_postgres():
+        return list(grouped), base.order_by().aggregate(**aggregates)
+    query = grouped.query
+    partials: dict[str, Expression] = {}
+    try:
+        totals_of = {
+            key: _total_from_partials(query.annotations[key], partials, distinct_within_groups)
+            for key in aggregates
+        }
+    except _NotAdditive:
+        return _grouping_sets_query(grouped, by[0], aggregates)
+    for alias, partial in partials.items():
+        query.add_annotation(partial, alias, select=True)
+    compiler = query.get_compiler(using=grouped.db)
+    plain_as_sql = compiler.as_sql
+    compiled_totals = [compiler.compile(expression) for expression in totals_of.values()]
+
+    def as_sql(*args, **kwargs):
+        sql, params = plain_as_sql(*args, **kwargs)
+        inner, order_sep, order = sql.rpartition(" ORDER BY ") if " ORDER BY " in sql else (sql, "", "")
+        columns = ", ".join(
+            f"{total_sql} AS report_total_{i}" for i, (total_sql, _p) in enumerate(compiled_totals)
+        )
+        total_params = [param for _sql, total_params in compiled_totals for param in total_params]
+        # ORDER BY refers to select positions, which report_groups.* keeps.
+        return (
+            f"SELECT report_groups.*, {columns} FROM ({inner}) report_groups{order_sep}{order}",
+            (*total_params, *params),
+        )
+
+    compiler.as_sql = as_sql
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    rows, totals = [], None
+    for values in compiler.results_iter(chunked_fetch=False):
+        row = dict(zip(names, values[: len(names)], strict=True))
+        for key in partials:
+            del row[key]
+        rows.append(row)
+        totals = dict(zip(totals_of, values[len(names) :], strict=True))
+    if totals is None:  # no row at all: the totals of nothing
+        totals = base.order_by().aggregate(**aggregates)
+    return rows, totals
+
+
+class _NotAdditive(Exception):
+    """An aggregate whose total cannot be computed from the groups' partial aggregates."""
+
+
+def _total_from_partials(expression, partials: dict[str, Expression], distinct_adds_up: bool = False):
+    """A resolved aggregate expression rewritten over the grouped rows: each aggregate becomes a window sum
+    (or min, max) of a partial aggregate added to `partials`, an average the sum of its partial sums ÷ the sum
+    of its partial counts; the expressions around the aggregates stay as they are."""
+    from django.db.models import Avg, Count, Min, Sum
+    from django.db.models.expressions import RawSQL
+
+    if isinstance(expression, Aggregate):
+        if (expression.distinct and not distinct_adds_up) or type(expression) not in (
+            Count,
+            Sum,
+            Min,
+            Max,
+            Avg,
+        ):
+            raise _NotAdditive
+        if isinstance(expression, Avg):
+            value, condition = expression.source_expressions[0], expression.filter
+            total = _total_from_partials(Sum(value, filter=condition, output_field=FloatField()), partials)
+            count = _total_from_partials(Count(value, filter=condition), partials)
+            return Cast(total, FloatField()) / NullIf(Cast(count, FloatField()), Value(0.0))
+        alias = f"report_part_{len(partials)}"
+        partials[alias] = expression
+        if isinstance(expression, Count):
+            return RawSQL(f'(SUM(report_groups."{alias}") OVER ())::bigint', [], output_field=IntegerField())
+        window = "SUM" if isinstance(expression, Sum) else type(expression).__name__.upper()
+        return RawSQL(f'{window}(report_groups."{alias}") OVER ()', [], output_field=expression.output_field)
+    sources = expression.get_source_expressions() if hasattr(expression, "get_source_expressions") else []
+    if not sources:
+        if getattr(expression, "contains_aggregate", False):
+            raise _NotAdditive
+        return expression
+    copy = expression.copy()
+    copy.set_source_expressions(
+        [
+            None if source is None else _total_from_partials(source, partials, distinct_adds_up)
+            for source in sources
+        ]
+    )
+    return copy
+
+
+def _grouping_sets_query(
+    grouped: QuerySet, first: str, aggregates: dict[str, Expression]
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """The grouped rows and the totals from one GROUP BY GROUPING SETS ((group), ()) statement."""
+    grouped = grouped.annotate(**{TOTAL_FLAG: Grouping(first)})
+    query = grouped.query
+    compiler = query.get_compiler(using=grouped.db)
+    plain_as_sql = compiler.as_sql
+
+    def as_sql(*args, **kwargs):
+        sql, params = plain_as_sql(*args, **kwargs)
+        return _grouping_sets(sql), params
+
+    # The compiler still converts the values (dates, decimals) as for any values() queryset.
+    compiler.as_sql = as_sql
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    rows, totals = [], {}
+    for values in compiler.results_iter(chunked_fetch=False):
+        row = dict(zip(names, values, strict=True))
+        if row.pop(TOTAL_FLAG):
+            totals = {key: row[key] for key in aggregates}
+        else:
+            rows.append(row)
+    return rows, totals
+
+
+def _grouping_sets(sql: str) -> str:
+    """`… GROUP BY a, b [ORDER BY …]` as `… GROUP BY GROUPING SETS ((a, b), ()) [ORDER BY …]`."""
+    head, sep, group = sql.rpartition(" GROUP BY ")
+    if not sep:
+        raise ValueError("not a grouped query")
+    group, order_sep, order = group.partition(" ORDER BY ")
+    if " HAVING " in group or " LIMIT " in order or " OFFSET " in order:
+        raise ValueError("grouping sets need a query without HAVING, LIMIT or OFFSET")
+    return f"{head} GROUP BY GROUPING SETS (({group}), ()){order_sep}{order}"
 
 
 def ratio(numerator, denominator) -> Expression:
@@ -200,17 +392,29 @@ def bucket_counts(
 
 
 def bucket_condition(expression: Expression, bucket: Bucket) -> Q:
-    """A Q testing that `expression` is within the bucket's bounds (NULL is in no bucket)."""
-    parts = [IsNull(expression, False)]
-    if bucket.low is not None:
-        parts.append(GreaterThanOrEqual(expression, bucket.low))
-    if bucket.high is not None:
-        parts.append(LessThan(expression, bucket.high))
-    return Q(*parts)
+    """A Q testing that `expression` (hours) is within the bucket's bounds (NULL is in no bucket); the
+    duration itself is compared when `expression` is HoursBetween."""
+    bounds = [bucket.low, bucket.high]
+    if isinstance(expression, HoursBetween):
+        expression = expression.duration()
+        bounds = [None if hours is None else dt.timedelta(hours=hours) for hours in bounds]
+    low, high = bounds
+    parts = []
+    if low is not None:
+        parts.append(GreaterThanOrEqual(expression, low))
+    if high is not None:
+        parts.append(LessThan(expression, high))
+    # A comparison with NULL is not true, so a bounded bucket needs no IS NOT NULL test of its own.
+    return Q(*parts) if parts else Q(IsNull(expression, False))
 
 
 def duration_summary(
-    inner: QuerySet, *, group: str | None, value: str, buckets: Sequence[Bucket]
+    inner: QuerySet,
+    *,
+    group: str | None,
+    value: str,
+    buckets: Sequence[Bucket],
+    with_totals: bool = False,
 ) -> list[dict[str, object]]:
     """Count, resolved (non-NULL `value`), open, average, median and bucket counts of an hours column.
 
@@ -245,7 +449,14 @@ def duration_summary(
     # An optimisation fence: without it PostgreSQL pulls the derived table up and copies the per-row
     # expression into every aggregate again.
     sql = f"{sql} LIMIT -1 OFFSET 0" if db.vendor == "sqlite" else f"{sql} OFFSET 0"
-    if group:
+    if group and with_totals:
+        # PostgreSQL only (see duration_summary_with_totals): the totals row is the empty grouping set.
+        query = (
+            f"SELECT {qn(group)}, {select}, GROUPING({qn(group)}) FROM ({sql}) report_rows "
+            f"GROUP BY GROUPING SETS (({qn(group)}), ()) ORDER BY {len(names) + 2}, 2 DESC, 1"
+        )
+        names = [group, *names, TOTAL_FLAG]
+    elif group:
         query = (
             f"SELECT {qn(group)}, {select} FROM ({sql}) report_rows GROUP BY {qn(group)} ORDER BY 2 DESC, 1"
         )
@@ -255,6 +466,22 @@ def duration_summary(
     with db.cursor() as cursor:
         cursor.execute(query, params)
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def duration_summary_with_totals(
+    inner: QuerySet, *, group: str, value: str, buckets: Sequence[Bucket]
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """duration_summary() per `group` and its totals row: one scan (GROUPING SETS) on PostgreSQL."""
+    if not is_postgres():
+        rows = duration_summary(inner, group=group, value=value, buckets=buckets)
+        return rows, duration_summary(inner, group=None, value=value, buckets=buckets)[0]
+    rows, totals = [], {}
+    for row in duration_summary(inner, group=group, value=value, buckets=buckets, with_totals=True):
+        if row.pop(TOTAL_FLAG):
+            totals = {key: item for key, item in row.items() if key != group}
+        else:
+            rows.append(row)
+    return rows, totals
 
 
 def filter_orders(
@@ -280,19 +507,23 @@ __all__ = [
     "SALES",
     "Bucket",
     "F",
+    "Grouping",
     "HoursBetween",
     "Percentile",
     "bucket_condition",
     "bucket_counts",
     "duration_summary",
+    "duration_summary_with_totals",
     "bucket_starts",
     "date_bounds",
     "filter_orders",
+    "grouped_with_totals",
     "is_postgres",
     "local_tz",
     "money_avg",
     "money_sum",
     "percentile",
     "ratio",
+    "report_session",
     "trunc_local",
 ]

@@ -107,7 +107,10 @@ class ReportSpec:
 
     def run(self, params) -> ReportResult:
         """Run the query with validated parameters (`ReportParams`) and pair data with the declared sections."""
-        data = self.query(params)
+        from reports.queries import report_session
+
+        with report_session():
+            data = self.query(params)
         sections = [
             Section(spec, data[spec.key].rows, data[spec.key].totals, data[spec.key].note)
             for spec in self.sections

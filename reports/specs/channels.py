@@ -7,8 +7,16 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from reports.forms import ReportForm, ReportParams
-from reports.queries import CANCELLED, MONEY_FIELD, SALES, HoursBetween, money_sum, percentile, ratio
+from reports.forms import MediansForm, ReportParams
+from reports.queries import (
+    CANCELLED,
+    SALES,
+    HoursBetween,
+    grouped_with_totals,
+    money_sum,
+    percentile,
+    ratio,
+)
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
 from reports.specs.base import orders_in_range
 
@@ -17,7 +25,7 @@ SHIPPED_AFTER_PAYMENT = SALES & Q(
 )
 
 
-def channel_aggregates(total_revenue) -> dict:
+def channel_aggregates(medians: bool = False) -> dict:
     """Everything compared per channel, as aggregates over the orders placed in the period."""
     hours = HoursBetween("shipped_at", "paid_at")
     paid = SALES & Q(paid_at__isnull=False)
@@ -26,28 +34,28 @@ def channel_aggregates(total_revenue) -> dict:
         "orders": Count("pk", filter=SALES),
         "revenue": money_sum("total", filter=SALES),
         "aov": ratio(money_sum("total", filter=SALES), Count("pk", filter=SALES)),
-        "share": ratio(money_sum("total", filter=SALES), Value(total_revenue, output_field=MONEY_FIELD)),
         "cancelled": Count("pk", filter=CANCELLED),
         "cancellation_rate": ratio(Count("pk", filter=CANCELLED), Count("pk")),
         "refunded_orders": Count("pk", filter=paid & Q(refunded_amount__gt=0)),
         "refund_rate": ratio(Count("pk", filter=paid & Q(refunded_amount__gt=0)), Count("pk", filter=paid)),
         "refunds": money_sum("refunded_amount", filter=SALES),
         "ship_hours_avg": Avg(hours, filter=SHIPPED_AFTER_PAYMENT),
-        "ship_hours_median": percentile(hours, 0.5, filter=SHIPPED_AFTER_PAYMENT),
+        "ship_hours_median": percentile(hours, 0.5, filter=SHIPPED_AFTER_PAYMENT, enabled=medians),
     }
 
 
 def query(params: ReportParams) -> dict[str, SectionData]:
-    """One row per channel (orders without a channel form their own row) and the database totals."""
-    base = orders_in_range(params)
-    total_revenue = base.aggregate(revenue=money_sum("total", filter=SALES))["revenue"]
-    aggregates = channel_aggregates(total_revenue)
-    rows = list(
-        base.values("channel_id")
-        .annotate(channel_name=Coalesce("channel__name", Value(gettext("(No channel)"))), **aggregates)
-        .order_by("-revenue", "channel_name")
+    """One row per channel (orders without a channel form their own row) and the database totals, from one
+    query; a channel's share is its revenue ÷ the totals' revenue."""
+    rows, totals = grouped_with_totals(
+        orders_in_range(params),
+        ["channel_id"],
+        channel_aggregates(bool(params.options.get("medians"))),
+        labels={"channel_name": Coalesce("channel__name", Value(gettext("(No channel)")))},
+        order_by=["-revenue", "channel_name"],
     )
-    totals = base.aggregate(**aggregates)
+    for row in [*rows, totals]:
+        row["share"] = float(row["revenue"]) / float(totals["revenue"]) if totals["revenue"] else None
     totals["channel_name"] = gettext("Total")
     return {"channels": SectionData(rows, totals)}
 
@@ -60,7 +68,7 @@ register(
             "Each channel's share of revenue, orders, average order value, cancellation and refund rates, "
             "and hours from payment to shipment."
         ),
-        form_class=ReportForm,
+        form_class=MediansForm,
         query=query,
         order=20,
         sections=(

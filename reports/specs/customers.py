@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-from django.db.models import Avg, Count, Exists, Max, Min, OuterRef, Q, Sum, Value
+from django.db import connection
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order
 from reports.forms import CustomerForm, GrainForm, ReportParams
-from reports.queries import SALES, HoursBetween, bucket_starts, date_bounds, money_sum, ratio, trunc_local
+from reports.queries import (
+    SALES,
+    HoursBetween,
+    bucket_starts,
+    date_bounds,
+    is_postgres,
+    money_sum,
+    ratio,
+    trunc_local,
+)
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
 from reports.specs.base import orders_in_range
 
@@ -63,11 +87,18 @@ def per_customer(params: ReportParams):
     )
 
 
-def query(params: ReportParams) -> dict[str, SectionData]:
-    """Four sections, each a handful of aggregate queries."""
-    limit = params.options.get("limit") or 20
-    base = orders_in_range(params).filter(SALES, customer__isnull=False)
+def _thresholds(params: ReportParams) -> tuple[int, int, int]:
+    """Recent days, lapsed days and orders that make a frequent buyer (RFM thresholds)."""
+    return (
+        params.options.get("recent_days") or 30,
+        params.options.get("lapsed_days") or 90,
+        params.options.get("frequent_orders") or 3,
+    )
 
+
+def _figures_portable(params: ReportParams, grain: str, limit: int):
+    """Top customers, their totals, RFM aggregates and (bucket, is_new) cells with ORM aggregate queries."""
+    base = orders_in_range(params).filter(SALES, customer__isnull=False)
     top = list(
         base.values("customer_id")
         .annotate(
@@ -84,13 +115,7 @@ def query(params: ReportParams) -> dict[str, SectionData]:
     top_totals = base.aggregate(
         orders=Count("pk"), revenue=money_sum("total"), aov=ratio(Sum("total"), Count("pk"))
     )
-    top_totals["customer_name"] = str(_("All customers"))
-
-    conditions = segment_conditions(
-        params.options.get("recent_days") or 30,
-        params.options.get("lapsed_days") or 90,
-        params.options.get("frequent_orders") or 3,
-    )
+    conditions = segment_conditions(*_thresholds(params))
     aggregates = {
         "customers": Count("customer_id"),
         "repeat_customers": Count("customer_id", filter=Q(frequency__gte=2)),
@@ -105,14 +130,155 @@ def query(params: ReportParams) -> dict[str, SectionData]:
     is_new = ~Exists(
         Order.objects.filter(SALES, customer=OuterRef("customer"), placed_at__lt=OuterRef("placed_at"))
     )
-    flagged = base.annotate(is_new=is_new)
-    grain = params.options.get("grain") or "month"
     # One GROUP BY (bucket, flag): the EXISTS probe runs once per order (a FILTER per measure would repeat it).
     cells = list(
-        flagged.annotate(bucket=trunc_local("placed_at", grain))
+        base.annotate(is_new=is_new, bucket=trunc_local("placed_at", grain))
         .values("bucket", "is_new")
         .annotate(orders=Count("pk"), revenue=money_sum("total"))
     )
+    return top, top_totals, rfm, cells
+
+
+#: The table the PostgreSQL path fills per report run (dropped at the end of the run's transaction).
+PERIOD_TABLE = "report_customer_period"
+
+
+def _figures_postgres(params: ReportParams, grain: str, limit: int):
+    """The same figures from one pass over every sales order of every customer, in (customer, time) order
+    from the index order_customer_sales_placed (orders migration 0006).
+
+    An order is new when no sales order of its customer is earlier, i.e. when it is placed at the customer's
+    first sales order time ever (ties are all new, as with the EXISTS test elsewhere). The pass computes that
+    first time per customer with a window over the index order (no sort, no probe per order), and groups by
+    customer and by time bucket at once (GROUPING SETS) into a temporary table; the sections then aggregate
+    its ~one row per customer.
+    """
+    start, end = date_bounds(params.date_from, params.date_to)
+    in_period = Q(placed_at__gte=start, placed_at__lt=end)
+    if params.channels:
+        in_period &= Q(channel__in=params.channels)
+    if params.warehouses:
+        in_period &= Q(warehouse__in=params.warehouses)
+    stream = (
+        Order.objects.filter(SALES, customer__isnull=False)
+        .order_by()
+        .annotate(
+            in_period=ExpressionWrapper(in_period, output_field=BooleanField()),
+            bucket=trunc_local("placed_at", grain),
+            first_ever=Window(Min("placed_at"), partition_by=[F("customer_id")]),
+        )
+        .values("customer_id", "placed_at", "total", "in_period", "bucket", "first_ever")
+    )
+    stream_sql, stream_params = stream.query.sql_with_params()
+    new = "in_period AND placed_at = first_ever"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {PERIOD_TABLE}")
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE {PERIOD_TABLE} ON COMMIT DROP AS
+            SELECT GROUPING(customer_id) = 1 AS is_bucket, customer_id, bucket,
+                   COUNT(*) FILTER (WHERE in_period) AS orders,
+                   COALESCE(SUM(total) FILTER (WHERE in_period), 0) AS revenue,
+                   MIN(placed_at) FILTER (WHERE in_period) AS first_order,
+                   MAX(placed_at) FILTER (WHERE in_period) AS last_order,
+                   (date_part('epoch', %s::timestamptz - MAX(placed_at) FILTER (WHERE in_period)) / 3600.0) / 24.0
+                       AS recency,
+                   COUNT(*) FILTER (WHERE {new}) AS new_orders,
+                   COALESCE(SUM(total) FILTER (WHERE {new}), 0) AS new_revenue,
+                   MIN(bucket) FILTER (WHERE {new}) AS new_bucket
+            FROM ({stream_sql}) customer_orders
+            GROUP BY GROUPING SETS ((customer_id), (bucket))
+            HAVING COUNT(*) FILTER (WHERE in_period) > 0
+            """,
+            [end, *stream_params],
+        )
+        cursor.execute(
+            f"""
+            SELECT customer_id, orders, revenue, revenue::float8 / NULLIF(orders::float8, 0), first_order,
+                   last_order
+            FROM {PERIOD_TABLE} WHERE NOT is_bucket ORDER BY revenue DESC, customer_id LIMIT %s
+            """,
+            [limit],
+        )
+        names = ["customer_id", "orders", "revenue", "aov", "first_order", "last_order"]
+        top = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rfm, top_totals = _rfm_postgres(cursor, *_thresholds(params))
+        cursor.execute(
+            f"""
+            SELECT b.bucket::date, COALESCE(n.orders, 0), COALESCE(n.revenue, 0), b.orders - COALESCE(n.orders, 0),
+                   b.revenue - COALESCE(n.revenue, 0)
+            FROM {PERIOD_TABLE} b
+            LEFT JOIN (
+                SELECT new_bucket, SUM(new_orders) AS orders, SUM(new_revenue) AS revenue
+                FROM {PERIOD_TABLE} WHERE NOT is_bucket AND new_orders > 0 GROUP BY new_bucket
+            ) n ON n.new_bucket = b.bucket
+            WHERE b.is_bucket
+            """
+        )
+        cells = []
+        for bucket, new_orders, new_revenue, returning_orders, returning_revenue in cursor.fetchall():
+            cells.append({"bucket": bucket, "is_new": True, "orders": new_orders, "revenue": new_revenue})
+            cells.append(
+                {"bucket": bucket, "is_new": False, "orders": returning_orders, "revenue": returning_revenue}
+            )
+        cursor.execute(f"DROP TABLE {PERIOD_TABLE}")
+    names = (
+        orders_in_range(params)
+        .filter(SALES, customer_id__in=[row["customer_id"] for row in top])
+        .values("customer_id")
+        .annotate(
+            customer_name=Coalesce(NullIf("customer__name", Value("")), Max("buyer_name")),
+            phone=Max("customer__phone"),
+        )
+    )
+    by_customer = {row["customer_id"]: row for row in names}
+    for row in top:
+        label = by_customer.get(row["customer_id"], {})
+        row.update(customer_name=label.get("customer_name"), phone=label.get("phone"))
+    return top, top_totals, rfm, cells
+
+
+def _rfm_postgres(cursor, recent: int, lapsed: int, frequent: int) -> tuple[dict, dict]:
+    """RFM aggregates and the top customers' totals over the per-customer rows: the conditions of
+    segment_conditions() on `recency` (days, computed as HoursBetween(end, last order) / 24) and `orders`."""
+    segments = {
+        "champions": f"recency <= {recent} AND orders >= {frequent}",
+        "loyal": f"recency <= {lapsed} AND orders >= 2 AND NOT (recency <= {recent} AND orders >= {frequent})",
+        "new": f"recency <= {recent} AND orders = 1",
+        "attention": f"recency <= {lapsed} AND NOT recency <= {recent} AND orders = 1",
+        "at_risk": f"NOT recency <= {lapsed} AND orders >= 2",
+        "lost": f"NOT recency <= {lapsed} AND orders = 1",
+    }
+    parts = ["COUNT(*)", "COUNT(*) FILTER (WHERE orders >= 2)"]
+    names = ["customers", "repeat_customers"]
+    for key, condition in segments.items():
+        parts += [
+            f"COUNT(*) FILTER (WHERE {condition})",
+            f"COALESCE(SUM(orders) FILTER (WHERE {condition}), 0)",
+            f"COALESCE(SUM(revenue) FILTER (WHERE {condition}), 0)",
+            f"AVG(recency) FILTER (WHERE {condition})",
+        ]
+        names += [f"{key}__customers", f"{key}__orders", f"{key}__revenue", f"{key}__recency"]
+    parts += [
+        "COALESCE(SUM(orders), 0)",
+        "COALESCE(SUM(revenue), 0)",
+        "SUM(revenue)::float8 / NULLIF(SUM(orders)::float8, 0)",
+    ]
+    cursor.execute(f"SELECT {', '.join(parts)} FROM {PERIOD_TABLE} WHERE NOT is_bucket")
+    values = cursor.fetchone()
+    rfm = dict(zip(names, values[: len(names)], strict=True))
+    top_totals = dict(zip(["orders", "revenue", "aov"], values[len(names) :], strict=True))
+    return rfm, top_totals
+
+
+def query(params: ReportParams) -> dict[str, SectionData]:
+    """Four sections: on PostgreSQL from one pass over the customers' orders index, elsewhere from a handful of
+    aggregate queries."""
+    limit = params.options.get("limit") or 20
+    grain = params.options.get("grain") or "month"
+    figures = _figures_postgres if is_postgres() else _figures_portable
+    top, top_totals, rfm, cells = figures(params, grain, limit)
+    top_totals["customer_name"] = str(_("All customers"))
     new_row = {
         "orders": sum(c["orders"] for c in cells if c["is_new"]),
         "revenue": sum((c["revenue"] for c in cells if c["is_new"]), 0),

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from orders.choices import EventType, ExceptionReason, HoldKind
 from orders.models import OrderEvent
 from reports.forms import ReportForm, ReportParams
-from reports.queries import HOUR_BUCKETS, HoursBetween, duration_summary
+from reports.queries import HOUR_BUCKETS, HoursBetween, duration_summary_with_totals
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
 from reports.specs.base import related_in_range
 
@@ -34,10 +34,11 @@ def _section(params: ReportParams, start_type: str, end_type: str, key: str, lab
     episodes_qs = episodes(params, start_type, end_type, key).values(
         "reason", hours=HoursBetween("ended_at", "created_at")
     )
-    rows = duration_summary(episodes_qs, group="reason", value="hours", buckets=HOUR_BUCKETS)
+    rows, totals = duration_summary_with_totals(
+        episodes_qs, group="reason", value="hours", buckets=HOUR_BUCKETS
+    )
     for row in rows:
         row["reason"] = str(labels.get(row["reason"], row["reason"] or gettext("(Unspecified)")))
-    totals = duration_summary(episodes_qs, group=None, value="hours", buckets=HOUR_BUCKETS)[0]
     totals["reason"] = gettext("Total")
     return SectionData(rows, totals)
 

@@ -12,17 +12,26 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from reports.forms import FulfilmentForm, ReportParams
-from reports.queries import HOUR_BUCKETS, SALES, HoursBetween, bucket_counts, percentile, ratio
+from reports.queries import (
+    HOUR_BUCKETS,
+    SALES,
+    HoursBetween,
+    bucket_counts,
+    grouped_with_totals,
+    percentile,
+    ratio,
+)
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
 from reports.specs.base import orders_in_range
 
 
-def fulfilment_aggregates(target_hours: int, now: dt.datetime) -> dict:
+def fulfilment_aggregates(target_hours: int, now: dt.datetime, medians: bool = False) -> dict:
     """Counts against the target, durations and buckets for orders paid in the period."""
     hours = HoursBetween("shipped_at", "paid_at")
     shipped = Q(shipped_at__isnull=False)
-    on_time = shipped & Q(LessThanOrEqual(hours, float(target_hours)))
-    late = shipped & Q(GreaterThan(hours, float(target_hours)))
+    target = dt.timedelta(hours=target_hours)
+    on_time = shipped & Q(LessThanOrEqual(hours.duration(), target))
+    late = shipped & Q(GreaterThan(hours.duration(), target))
     overdue = Q(shipped_at__isnull=True, paid_at__lt=now - dt.timedelta(hours=target_hours))
     return {
         "paid": Count("pk"),
@@ -32,8 +41,8 @@ def fulfilment_aggregates(target_hours: int, now: dt.datetime) -> dict:
         "late_rate": ratio(Count("pk", filter=late), Count("pk", filter=shipped)),
         "overdue": Count("pk", filter=overdue),
         "hours_avg": Avg(hours, filter=shipped),
-        "hours_median": percentile(hours, 0.5, filter=shipped),
-        "hours_p90": percentile(hours, 0.9, filter=shipped),
+        "hours_median": percentile(hours, 0.5, filter=shipped, enabled=medians),
+        "hours_p90": percentile(hours, 0.9, filter=shipped, enabled=medians),
         **bucket_counts(hours, HOUR_BUCKETS),
     }
 
@@ -46,13 +55,13 @@ def query(params: ReportParams) -> dict[str, SectionData]:
         .filter(SALES)
         .filter(Q(shipped_at__isnull=True) | Q(shipped_at__gte=F("paid_at")))
     )
-    aggregates = fulfilment_aggregates(target, timezone.now())
-    rows = list(
-        qs.values("warehouse_id")
-        .annotate(warehouse_name=Coalesce("warehouse__name", Value(gettext("(Unassigned)"))), **aggregates)
-        .order_by("warehouse_name")
+    rows, totals = grouped_with_totals(
+        qs,
+        ["warehouse_id"],
+        fulfilment_aggregates(target, timezone.now(), bool(params.options.get("medians"))),
+        labels={"warehouse_name": Coalesce("warehouse__name", Value(gettext("(Unassigned)")))},
+        order_by=["warehouse_name"],
     )
-    totals = qs.aggregate(**aggregates)
     totals["warehouse_name"] = gettext("Total")
     note = _("Target: shipped within %(hours)s hours of payment.") % {"hours": target}
     return {"warehouses": SectionData(rows, totals, note)}

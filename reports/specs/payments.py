@@ -9,18 +9,25 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.choices import PaymentKind
 from orders.models import Payment
-from reports.forms import ReportForm, ReportParams
-from reports.queries import DAY_BUCKETS, SALES, HoursBetween, bucket_counts, percentile
+from reports.forms import MediansForm, ReportParams
+from reports.queries import (
+    DAY_BUCKETS,
+    SALES,
+    HoursBetween,
+    bucket_counts,
+    grouped_with_totals,
+    percentile,
+)
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
 from reports.specs.base import orders_in_range, related_in_range
 
 
-def _distribution(hours, *, count_name: str, count) -> dict:
+def _distribution(hours, *, count_name: str, count, medians: bool) -> dict:
     """Count, average and median days, and the day buckets of an hours expression."""
     return {
         count_name: count,
         "days_avg": Avg(hours) / 24.0,
-        "days_median": percentile(hours, 0.5) / 24.0,
+        "days_median": percentile(hours, 0.5, enabled=medians) / 24.0,
         **bucket_counts(hours, DAY_BUCKETS),
     }
 
@@ -28,13 +35,19 @@ def _distribution(hours, *, count_name: str, count) -> dict:
 def order_to_payment(params: ReportParams) -> SectionData:
     """Orders placed in the range and paid: days from placing to payment, per channel."""
     qs = orders_in_range(params).filter(SALES, paid_at__isnull=False, paid_at__gte=F("placed_at"))
-    aggregates = _distribution(HoursBetween("paid_at", "placed_at"), count_name="count", count=Count("pk"))
-    rows = list(
-        qs.values("channel_id")
-        .annotate(channel_name=Coalesce("channel__name", Value(gettext("(No channel)"))), **aggregates)
-        .order_by("channel_name")
+    aggregates = _distribution(
+        HoursBetween("paid_at", "placed_at"),
+        count_name="count",
+        count=Count("pk"),
+        medians=bool(params.options.get("medians")),
     )
-    totals = qs.aggregate(**aggregates)
+    rows, totals = grouped_with_totals(
+        qs,
+        ["channel_id"],
+        aggregates,
+        labels={"channel_name": Coalesce("channel__name", Value(gettext("(No channel)")))},
+        order_by=["channel_name"],
+    )
     totals["channel_name"] = gettext("Total")
     return SectionData(rows, totals)
 
@@ -56,13 +69,16 @@ def shipment_to_settlement(params: ReportParams) -> SectionData:
         HoursBetween("paid_at", "order__shipped_at"),
         count_name="count",
         count=Count("order_id", distinct=True),
+        medians=bool(params.options.get("medians")),
     )
-    rows = list(
-        qs.values("order__channel_id")
-        .annotate(channel_name=Coalesce("order__channel__name", Value(gettext("(No channel)"))), **aggregates)
-        .order_by("channel_name")
+    rows, totals = grouped_with_totals(
+        qs,
+        ["order__channel_id"],
+        aggregates,
+        labels={"channel_name": Coalesce("order__channel__name", Value(gettext("(No channel)")))},
+        order_by=["channel_name"],
+        distinct_within_groups=True,  # an order has one channel: distinct orders add up across channels
     )
-    totals = qs.aggregate(**aggregates)
     totals["channel_name"] = gettext("Total")
     note = ""
     if not rows:
@@ -96,7 +112,7 @@ register(
         code="payment_cycle",
         title=_("Payment collection cycle"),
         description=_("Days from order to payment, and from shipment to settlement, per channel."),
-        form_class=ReportForm,
+        form_class=MediansForm,
         query=query,
         order=60,
         sections=(

@@ -5,11 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, F
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from reports.forms import ReportParams, SalesForm
-from reports.queries import MONEY_FIELD, SALES, bucket_starts, money_sum, ratio, trunc_local
+from reports.queries import (
+    MONEY_FIELD,
+    SALES,
+    bucket_starts,
+    grouped_with_totals,
+    money_sum,
+    ratio,
+    trunc_local,
+)
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
 from reports.specs.base import orders_in_range
 
@@ -20,15 +28,9 @@ def sales_aggregates() -> dict:
         "orders": Count("pk"),
         "revenue": money_sum("total"),
         "refunds": money_sum("refunded_amount"),
+        "net_revenue": money_sum("total") - money_sum("refunded_amount"),
+        "aov": ratio(money_sum("total"), Count("pk")),
     }
-
-
-def _with_derived(qs):
-    """Net revenue and AOV from the aggregates, still in SQL."""
-    return qs.annotate(
-        net_revenue=F("revenue") - F("refunds"),
-        aov=ratio(F("revenue"), F("orders")),
-    )
 
 
 def compare_range(params: ReportParams) -> tuple[dt.date, dt.date]:
@@ -66,16 +68,14 @@ def _year_earlier(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def _series(params: ReportParams, grain: str) -> dict[dt.date, dict]:
-    """Aggregates per local bucket for the params' range (one GROUP BY query)."""
-    qs = (
-        orders_in_range(params)
-        .filter(SALES)
-        .annotate(bucket=trunc_local("placed_at", grain))
-        .values("bucket")
-        .annotate(**sales_aggregates())
+def _series(params: ReportParams, grain: str) -> tuple[dict[dt.date, dict], dict]:
+    """Aggregates per local bucket for the params' range and over the whole range (one query)."""
+    rows, totals = grouped_with_totals(
+        orders_in_range(params).filter(SALES).annotate(bucket=trunc_local("placed_at", grain)),
+        ["bucket"],
+        sales_aggregates(),
     )
-    return {row["bucket"]: row for row in _with_derived(qs)}
+    return {row["bucket"]: row for row in rows}, totals
 
 
 def _change(current, previous) -> float | None:
@@ -90,7 +90,7 @@ def query(params: ReportParams) -> dict[str, SectionData]:
     grain = params.options.get("grain") or "day"
     prev_from, prev_to = compare_range(params)
     previous_params = ReportParams(prev_from, prev_to, params.channels, params.warehouses, params.options)
-    current, previous = _series(params, grain), _series(previous_params, grain)
+    (current, totals), (previous, prev_totals) = _series(params, grain), _series(previous_params, grain)
     current_starts = bucket_starts(params.date_from, params.date_to, grain)
     previous_starts = bucket_starts(prev_from, prev_to, grain)
     zero = {
@@ -120,8 +120,6 @@ def query(params: ReportParams) -> dict[str, SectionData]:
                 "revenue_change": _change(now["revenue"], before["revenue"]),
             }
         )
-    totals = _totals(orders_in_range(params).filter(SALES))
-    prev_totals = _totals(orders_in_range(previous_params).filter(SALES))
     totals.update(
         prev_orders=prev_totals["orders"],
         prev_revenue=prev_totals["revenue"],
@@ -133,14 +131,6 @@ def query(params: ReportParams) -> dict[str, SectionData]:
         "end": prev_to.isoformat(),
     }
     return {"periods": SectionData(rows, totals, note)}
-
-
-def _totals(qs) -> dict:
-    """Totals of the whole range in one aggregate query."""
-    totals = qs.aggregate(**sales_aggregates())
-    totals["net_revenue"] = totals["revenue"] - totals["refunds"]
-    totals["aov"] = qs.aggregate(aov=ratio(money_sum("total"), Count("pk")))["aov"]
-    return totals
 
 
 register(

@@ -105,7 +105,7 @@ class TestSales:
 
 
 def test_channels(book):
-    section = run_report("channels")["channels"]
+    section = run_report("channels", medians=True)["channels"]
     assert [row["channel_name"] for row in section.rows] == ["Shop A", "Shop B", "(No channel)"]
     rows = by(section.rows, "channel_name")
     a, b, none = rows["Shop A"], rows["Shop B"], rows["(No channel)"]
@@ -232,7 +232,7 @@ def test_heatmap_uses_local_hour_and_weekday(book):
 
 
 def test_payment_cycle(book):
-    sections = run_report("payment_cycle")
+    sections = run_report("payment_cycle", medians=True)
     payment = sections["payment"]
     rows = by(payment.rows, "channel_name")
     assert [row["channel_name"] for row in payment.rows] == ["(No channel)", "Shop A", "Shop B"]
@@ -281,7 +281,7 @@ def test_exceptions_and_holds(book):
 
 
 def test_fulfilment_against_target(book):
-    section = run_report("fulfilment", target_hours=48)["warehouses"]
+    section = run_report("fulfilment", target_hours=48, medians=True)["warehouses"]
     rows = by(section.rows, "warehouse_name")
     assert list(rows) == ["Hangzhou", "Shanghai"]  # O5 is paid on 1 April local: not in March
     hz, sh = rows["Hangzhou"], rows["Shanghai"]
@@ -295,3 +295,15 @@ def test_fulfilment_against_target(book):
     assert (relaxed["Hangzhou"]["on_time"], relaxed["Hangzhou"]["late"]) == (2, 0)  # 72 h is on time
     if PG:
         assert hz["hours_median"] == approx(48)
+
+
+def test_medians_only_when_asked_for(book):
+    """Exact medians sort every order they cover: the reports over orders compute them on request only."""
+    channels = run_report("channels")["channels"]
+    assert {row["ship_hours_median"] for row in channels.rows} == {None}
+    assert channels.totals["ship_hours_median"] is None
+    assert channels.totals["ship_hours_avg"] == approx(48)
+    settlement = run_report("payment_cycle")["settlement"]
+    assert settlement.rows[0]["days_median"] is None
+    fulfilment = run_report("fulfilment", target_hours=48)["warehouses"]
+    assert (fulfilment.totals["hours_median"], fulfilment.totals["hours_p90"]) == (None, None)
