@@ -7,6 +7,9 @@ writes a RuleRun and a RULE_FIRED timeline event with the rule as actor, and que
 webhook calls to be sent after commit. A rule that cannot be evaluated or is misconfigured is recorded on
 a RuleRun and disabled; the order flow carries on.
 
+Bulk paths (syncs, imports) create a page of orders at once and call `run_rules_batch` once for the page: the
+rules, earlier runs and facts are read for the whole page, then each order is judged and fired as above.
+
 Loops: actions that change the status trigger `status_changed` rules in turn. A rule never re-enters itself
 for the same order, and nesting stops at MAX_NESTING levels.
 """
@@ -148,9 +151,18 @@ def run_rules(
         facts = facts_for_order(order_id, names)
         if not facts and not Order.objects.filter(pk=order_id).exists():
             return []
+    return _fire_matching(candidates, order_id, trigger=triggers[0], trigger_key=trigger_key, facts=facts)
+
+
+def _fire_matching(
+    candidates: list[CompiledRule], order_id: int, *, trigger: str, trigger_key: str, facts: dict[str, Any]
+) -> list[RuleRun]:
+    """Evaluate not-yet-fired candidates in run order on one order's facts and fire the matching ones."""
+    names = set().union(*(rule.facts for rule in candidates))
     runs: list[RuleRun] = []
-    trigger = triggers[0]
     for compiled in candidates:
+        if not compiled.rule.enabled:  # disabled by an error on an earlier order of the same batch
+            continue
         started = time.perf_counter()
         try:
             if compiled.error:
@@ -173,6 +185,85 @@ def run_rules(
             break
         if run.actions_done:  # later rules see the order as the actions left it
             facts = facts_for_order(order_id, names)
+    return runs
+
+
+_CROSS_ORDER_FACTS = ("customer.", "stock.")
+"""Facts another order's rule actions can change (history counts, stock); see run_rules_batch."""
+_CROSS_ORDER_ACTIONS = {"merge_orders"}
+
+
+def _may_fire(candidates: list[CompiledRule], facts: dict[str, Any]) -> bool:
+    """Whether any candidate matches or cannot be evaluated: only such orders need a savepoint and a run."""
+    for compiled in candidates:
+        if not compiled.rule.enabled:
+            continue
+        try:
+            if compiled.error or matches(compiled.node, facts):
+                return True
+        except RuleEvaluationError:
+            return True
+    return False
+
+
+def run_rules_batch(
+    triggers: Iterable[str], order_ids: list[int], *, trigger_key: str, status: str = ""
+) -> list[RuleRun]:
+    """`run_rules` for many orders of one trigger occurrence: rules, earlier runs and facts read once per batch.
+
+    Each order that some rule matches (or cannot be evaluated on) then goes through the same evaluation as
+    `run_rules`, in its own savepoint as the per-order hook does, in the order of `order_ids`; an order no rule
+    matches costs no query. When an order's rules acted and the batch's rules read facts that such
+    actions can change on other orders (customer history, stock, merges), the remaining orders' facts are read
+    again, so every order is judged as the per-order path would judge it.
+    """
+    if len(_running.get()) >= MAX_NESTING:
+        logger.warning("rules: nesting limit reached for %s orders (%s)", len(order_ids), trigger_key)
+        return []
+    triggers = list(triggers)
+    rules = rules_for(triggers, status=status) if order_ids else []
+    if not rules:
+        return []
+    stack = set(_running.get())
+    fired = set(
+        RuleRun.objects.filter(
+            order_id__in=order_ids, trigger_key=trigger_key, rule_id__in=[rule.pk for rule in rules]
+        ).values_list("order_id", "rule_id")
+    )
+    pending = {
+        order_id: [
+            rule for rule in rules if (order_id, rule.pk) not in fired and (rule.pk, order_id) not in stack
+        ]
+        for order_id in dict.fromkeys(order_ids)
+    }
+    pending = {order_id: candidates for order_id, candidates in pending.items() if candidates}
+    if not pending:
+        return []
+    names = set().union(*(rule.facts for candidates in pending.values() for rule in candidates))
+    cross_order = any(name.startswith(_CROSS_ORDER_FACTS) for name in names) or any(
+        action.type in _CROSS_ORDER_ACTIONS for rule in rules for action in rule.actions
+    )
+    ordered = list(pending)
+    facts = gather_facts(ordered, names)
+    runs: list[RuleRun] = []
+    for position, order_id in enumerate(ordered):
+        if order_id not in facts or not _may_fire(pending[order_id], facts[order_id]):
+            continue
+        try:
+            with transaction.atomic():
+                order_runs = _fire_matching(
+                    pending[order_id],
+                    order_id,
+                    trigger=triggers[0],
+                    trigger_key=trigger_key,
+                    facts=facts[order_id],
+                )
+        except Exception:  # as the per-order hook: one order's failure never breaks the others
+            logger.exception("rules on order %s (%s) failed", order_id, trigger_key)
+            continue
+        runs += order_runs
+        if cross_order and any(run.actions_done for run in order_runs) and position + 1 < len(ordered):
+            facts = gather_facts(ordered[position + 1 :], names)
     return runs
 
 
@@ -314,6 +405,13 @@ def on_order_created(
     run_rules(_creation_triggers(actor, event_type), order_id, trigger_key="created")
 
 
+def on_orders_created(
+    *, order_ids: list[int], actor: Actor | None = None, event_type: str | None = None, **_extra
+) -> None:
+    """In-transaction batch hook (bulk syncs and imports): `on_order_created` for a page of orders at once."""
+    run_rules_batch(_creation_triggers(actor, event_type), order_ids, trigger_key="created")
+
+
 def on_order_created_after_commit(
     *, order_id: int, actor: Actor | None = None, guarded: bool = False, **_extra
 ) -> None:
@@ -322,6 +420,16 @@ def on_order_created_after_commit(
         return
     with transaction.atomic():
         run_rules(_creation_triggers(actor, None), order_id, trigger_key="created")
+
+
+def on_orders_created_after_commit(
+    *, order_ids: list[int], actor: Actor | None = None, guarded: bool = False, **_extra
+) -> None:
+    """The batch twin of `on_order_created_after_commit`."""
+    if guarded:
+        return
+    with transaction.atomic():
+        run_rules_batch(_creation_triggers(actor, None), order_ids, trigger_key="created")
 
 
 def on_status_changed(*, order_id: int, target: str, event_id: int | None = None, **_extra) -> None:
@@ -349,6 +457,8 @@ def register_hooks() -> None:
     hooks.register_in_transaction("payment_received", "rules", on_payment_received)
     hooks.register_in_transaction("order_updated", "rules", on_order_updated)
     hooks.register("order_created", "rules:unguarded", on_order_created_after_commit)
+    hooks.register_in_transaction("orders_created", "rules", on_orders_created)
+    hooks.register("orders_created", "rules:unguarded", on_orders_created_after_commit)
 
 
 # --- schedules ------------------------------------------------------------------------------------------

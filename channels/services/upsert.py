@@ -1,8 +1,8 @@
 """Upsert a batch of platform orders into OMS by (channel, external id): the heart of sync and webhooks.
 
 One call handles one page inside the caller's transaction. Existing channel orders are loaded (and locked) in one
-query; a payload whose hash did not change is skipped; new orders are created in bulk through
-`orders.services.bulk` in the mapped status with a SYNCED event; a changed platform status goes through the
+query and written back in bulk; a payload whose hash did not change is skipped; new orders are created in bulk
+through `orders.services.bulk` in the mapped status with a SYNCED event; a changed platform status goes through the
 state machine (channels.services.moves). An order that cannot be imported keeps its raw payload on a ChannelOrder
 without an OMS order, with the reason, and is retried on the next sync: nothing is lost silently.
 
@@ -114,10 +114,14 @@ def upsert_orders(channel: Any, orders: list[Any], *, mapping: ChannelMapping, a
                 to_update.append((platform_order, digest, known))
         if to_create:
             _create(channel, to_create, mapping=mapping, actor=actor, now=now, result=result)
-        for platform_order, digest, known in to_update:
+        updated = [
             _update(
                 channel, platform_order, digest, known, mapping=mapping, actor=actor, now=now, result=result
             )
+            for platform_order, digest, known in to_update
+        ]
+        if updated:
+            ChannelOrder.objects.bulk_update(updated, CHANNEL_ORDER_FIELDS)
     return result
 
 
@@ -145,24 +149,22 @@ def _channel_order(
 
 def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, result: UpsertResult) -> None:
     """Map and bulk-create new orders; failures keep their raw payload with the reason."""
-    mapped: list[tuple[Any, str, ChannelOrder | None, MappedOrder]] = []
+    mapped: list[tuple[Any, ChannelOrder, MappedOrder]] = []
     save_rows: list[ChannelOrder] = []
     for platform_order, digest, known in items:
         row = _channel_order(channel, platform_order, digest, now, known)
         try:
-            mapped.append(
-                (platform_order, digest, known, map_order(platform_order, channel=channel, mapping=mapping))
-            )
+            mapped.append((platform_order, row, map_order(platform_order, channel=channel, mapping=mapping)))
         except OMSError as exc:
             row.last_error = f"{exc.code}: {exc.message}"
             save_rows.append(row)
             result.failed += 1
             result.error(platform_order.external_id, exc.code, exc.message)
     specs: dict[str, tuple[str, Decimal]] = {}
-    for _po, _d, _k, item in mapped:
+    for _po, _row, item in mapped:
         for line in item.data.lines:
             specs.setdefault(line.sku, (line.name, Decimal(str(line.unit_price or 0))))
-    ensure_products(specs)
+    products = ensure_products(specs)
     inputs = [item.data for *_rest, item in mapped]
     created: dict[int, Any] = {}
     errors: dict[int, OMSError] = {}
@@ -173,14 +175,14 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
                 actor=actor,
                 event_type=EventType.SYNCED,
                 payment_reference=f"{channel.code}:{{external_id}}",
+                products=products,
             )
             created, errors = outcome.orders, outcome.errors
     except IntegrityError:
         # Someone (a webhook, another node) created one of these orders meanwhile: go one by one.
         created, errors = _create_one_by_one(channel, mapped, actor=actor)
     new_rows: list[ChannelOrder] = []
-    for index, (platform_order, digest, known, item) in enumerate(mapped):
-        row = _channel_order(channel, platform_order, digest, now, known)
+    for index, (platform_order, row, item) in enumerate(mapped):
         order = created.get(index)
         if order is None:
             exc = errors.get(index)
@@ -199,19 +201,18 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
                 order, reason=ExceptionReason.AMOUNT_ANOMALY, detail="; ".join(item.anomalies), actor=actor
             )
         (save_rows if row.pk else new_rows).append(row)
+    new_rows += [row for row in save_rows if not row.pk]  # refused on their first sight: payload and reason
     if new_rows:
         ChannelOrder.objects.bulk_create(new_rows)
-    for row in save_rows:
-        if row.pk:
-            row.save(update_fields=[*CHANNEL_ORDER_FIELDS, "order"])
-        else:
-            row.save(force_insert=True)
+    retried = [row for row in save_rows if row.pk]
+    if retried:
+        ChannelOrder.objects.bulk_update(retried, [*CHANNEL_ORDER_FIELDS, "order"])
 
 
 def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, Any], dict[int, OMSError]]:
     created: dict[int, Any] = {}
     errors: dict[int, OMSError] = {}
-    for index, (platform_order, _digest, _known, item) in enumerate(mapped):
+    for index, (platform_order, _row, item) in enumerate(mapped):
         try:
             with transaction.atomic():
                 order = create_order(item.data, actor=actor, event_type=EventType.SYNCED)
@@ -233,8 +234,9 @@ def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, Any]
 
 def _update(
     channel, platform_order, digest: str, known: ChannelOrder, *, mapping, actor, now, result
-) -> None:
-    """Store the new payload; a changed platform status moves the order through the state machine."""
+) -> ChannelOrder:
+    """The row with the new payload (saved by the caller); a changed platform status moves the order through
+    the state machine."""
     previous_status = known.platform_status
     row = _channel_order(channel, platform_order, digest, now, known)
     result.updated += 1
@@ -251,7 +253,7 @@ def _update(
             if conflict:
                 result.conflicts += 1
                 result.error(platform_order.external_id, "sync_conflict", conflict)
-    row.save(update_fields=CHANNEL_ORDER_FIELDS)
+    return row
 
 
 def describe(result: UpsertResult) -> str:

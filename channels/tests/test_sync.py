@@ -236,3 +236,60 @@ def test_platform_error_fails_the_run_and_keeps_the_cursor(channel, taobao):
     assert "wrong" not in str(run.errors)
     channel.refresh_from_db()
     assert channel.sync_cursor is None
+
+
+def test_pages_take_a_fixed_number_of_queries(channel, taobao):
+    """Existing rows, products and customers are read per page and everything is written in bulk: the count
+    depends on the pages, not on the orders (a per-order path needs several queries per order)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        run = run_sync(channel)
+    assert (run.pages, run.created) == (3, 120)
+    assert len(ctx.captured_queries) <= 35 * run.pages, len(ctx.captured_queries)  # SQLite splits big inserts
+    with CaptureQueriesContext(connection) as ctx:
+        run = run_sync(channel)
+    assert run.unchanged == 120 and len(ctx.captured_queries) <= 10 * run.pages
+
+
+def test_creation_hooks_run_once_per_page_with_rules_and_webhooks(channel, taobao, monkeypatch):
+    from oms import webhooks
+    from oms.models import WebhookDelivery, WebhookSubscription
+    from orders import hooks
+    from rules.models import Rule, RuleRun
+    from rules.services import save_rule
+
+    every = save_rule(
+        Rule(name="every", enabled=True, actions=[{"type": "add_note", "params": {"text": "x"}}])
+    )
+    synced = save_rule(
+        Rule(
+            name="big ones",
+            enabled=True,
+            trigger="order_synced",
+            conditions={"all": [{"fact": "order.total", "op": "gt", "value": "0"}]},
+            actions=[{"type": "add_tag", "params": {"tag": "synced"}}],
+        )
+    )
+    WebhookSubscription.objects.create(
+        name="ERP",
+        url="http://127.0.0.1:9/none",
+        secret="s",
+        events=[WebhookSubscription.Event.ORDER_CREATED],
+    )
+    monkeypatch.setattr(webhooks, "deliver_webhooks_task", lambda ids: 0)
+    batches = []
+    dispatch = hooks.dispatch
+    monkeypatch.setattr(
+        hooks,
+        "dispatch",
+        lambda event, **kw: batches.append((event, len(kw.get("order_ids", [])))) or dispatch(event, **kw),
+    )
+    run = run_sync(channel)
+    assert [event for event, _n in batches] == ["orders_created"] * run.pages
+    assert sum(n for _event, n in batches) == 120
+    assert RuleRun.objects.filter(rule=every).count() == RuleRun.objects.filter(rule=synced).count() == 120
+    assert WebhookDelivery.objects.filter(event="order.created").count() == 120
+    run_sync(channel)
+    assert RuleRun.objects.count() == 240 and WebhookDelivery.objects.count() == 120, "nothing twice"

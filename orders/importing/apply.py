@@ -7,6 +7,9 @@ valid orders only. Re-importing a file changes nothing; a corrected file updates
 
 Decisions (documented for clerks in the admin help and the command's --help):
 - Channels are looked up by code, then by name (case-insensitive); an unknown channel is a row error.
+- A status read from the file goes through the channel's status mappings first (its own rows, then its
+  platform's), matched on the label as written (e.g. 买家已付款，等待卖家发货 → pending_review); labels no row
+  maps keep the built-in meaning.
 - Unknown SKUs create a ``Product`` on the fly (name and price from the file) when the profile allows it
   (``create_unknown_skus``, the default); otherwise the row is an error. A line with only a product name is
   matched by name, else gets the SKU ``IMP-<hash of the name>`` (stable, so re-imports find it again).
@@ -33,7 +36,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels.models import Channel
+from channels.mapping import effective_status_map
+from channels.models import Channel, StatusMapping
 from oms.actors import Actor
 from oms.money import ZERO
 from orders.choices import EventType, FulfillmentStatus, OrderStatus, PaymentStatus, StockStatus
@@ -41,6 +45,7 @@ from orders.importing.headers import FIELD_LABELS, LINE_FIELDS
 from orders.importing.plan import ImportPlan, ParsedLine, ParsedOrder, RowError, build_import_plan
 from orders.importing.profile import ImportProfileSpec
 from orders.importing.readers import FileRefused, Table, read_table
+from orders.importing.values import status_key
 from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Product, Shipment
 from orders.services.creation import reserve_order_numbers
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
@@ -428,6 +433,24 @@ def _resolve_channels(codes: set[str]) -> dict[str, Channel]:
     return found
 
 
+def _status_maps(channels: Iterable[Channel]) -> dict[int, dict[str, str]]:
+    """Per channel: its status mappings (platform rows, overridden by its own) keyed by `status_key(label)`."""
+    channels = list(channels)
+    query = Q(channel__in=channels) | Q(platform__in={c.platform for c in channels}, channel__isnull=True)
+    rows = list(StatusMapping.objects.filter(query)) if channels else []
+    maps = {}
+    for channel in channels:
+        shared = {
+            r.platform_status: r.internal_status
+            for r in rows
+            if r.channel_id is None and r.platform == channel.platform
+        }
+        own = {r.platform_status: r.internal_status for r in rows if r.channel_id == channel.pk}
+        layered = effective_status_map({}, shared, own)
+        maps[channel.pk] = {status_key(label): status for label, status in layered.items()}
+    return maps
+
+
 def _money(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(CENT)
 
@@ -495,6 +518,7 @@ def _prepare(
     total = len(plan.orders)
 
     channels = _resolve_channels({p.channel_code for p in plan.orders})
+    status_maps = _status_maps({c.pk: c for c in channels.values()}.values())
     changes: list[OrderChange] = []
     seen: dict[tuple[int, str], OrderChange] = {}
     for parsed in plan.orders:
@@ -539,6 +563,8 @@ def _prepare(
             )
             bad.add(id(first.parsed))
             continue
+        if parsed.status_label:
+            parsed.status = status_maps[channel.pk].get(status_key(parsed.status_label), parsed.status)
         change = OrderChange(parsed=parsed, channel=channel, values=_order_values(parsed, channel), lines=[])
         seen[key] = change
         changes.append(change)

@@ -112,6 +112,7 @@ class ParsedOrder:
     tracking_number: str = ""
     lines: list[ParsedLine] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+    status_label: str = ""  # the status cell as written: a channel's status mappings may map it otherwise
 
 
 @dataclass
@@ -292,6 +293,8 @@ def _parse_row(
                     values[part] = getattr(value, part)
         elif value not in (None, ""):
             values[name] = value
+            if name == "status":
+                values["status_label"] = parse_text(cell)
     return _Row(number, values, failed)
 
 
@@ -322,7 +325,7 @@ def _assemble(
     reported: set[tuple[str, Any]] = set()
     for row in rows:
         for name, value in row.values.items():
-            if name in LINE_FIELDS or name in ("external_order_id", "channel"):
+            if name in LINE_FIELDS or name in ("external_order_id", "channel", "status_label"):
                 continue
             if name not in merged:
                 merged[name], where[name] = value, row.number
@@ -412,6 +415,7 @@ def _assemble(
         channel_code=channel,
         status=status,
         status_source=source,
+        status_label=next((r.values["status_label"] for r in rows if r.number == where.get("status")), ""),
         placed_at=placed_at,
         paid_at=merged.get("paid_at"),
         shipped_at=merged.get("shipped_at"),

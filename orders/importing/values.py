@@ -557,12 +557,17 @@ _STATUS_LABELS.update({status.replace("_", ""): status for status in ORDER_STATU
 _STATUS_PUNCT = re.compile(r"[\s,，、|｜_\-:;。.]+")
 
 
+def status_key(text: str) -> str:
+    """A status label as looked up: width-folded, without spaces or punctuation, case-folded."""
+    return _STATUS_PUNCT.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
 def parse_status(value: object) -> str | None:
     """A status label (Taobao Chinese labels, TOP codes, English words, our own codes) -> internal status."""
     text = parse_text(value)
     if not text:
         return None
-    key = _STATUS_PUNCT.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    key = status_key(text)
     try:
         return _STATUS_LABELS[key]
     except KeyError:

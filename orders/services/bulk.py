@@ -224,7 +224,8 @@ def create_orders_bulk(
     if not valid:
         return outcome
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: a caller that recovers from an IntegrityError holds one (channels' upsert does).
+    with transaction.atomic(savepoint=False):
         customers = _customers_for(data for _i, data, _l, _a in valid)
         by_day: dict = defaultdict(list)
         for item in valid:

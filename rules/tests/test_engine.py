@@ -384,6 +384,90 @@ def test_bulk_created_orders_run_creation_and_sync_rules(make_rule, django_captu
     assert RuleRun.objects.filter(rule__in=[synced, created]).count() == 2
 
 
+def bulk_inputs(count: int, **fields) -> list:
+    from orders.tests.factories import ADDRESS
+
+    product = stocked_product()
+    return [
+        order_services.OrderInput(
+            lines=[order_services.LineInput(sku=product.sku, quantity=n + 1)], **{**ADDRESS, **fields}
+        )
+        for n in range(count)
+    ]
+
+
+def create_bulk(inputs: list) -> list:
+    from orders.services.bulk import create_orders_bulk
+
+    outcome = create_orders_bulk(inputs, actor=Actor.channel("shop"), event_type=EventType.SYNCED)
+    return [fresh(outcome.orders[index]) for index in range(len(inputs))]
+
+
+def test_a_bulk_page_runs_creation_rules_in_a_fixed_number_of_queries(make_rule):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rule = make_rule(BIG, act("add_tag", tag="big"))
+    inputs = bulk_inputs(8)  # totals 10, 20, ... 80: none matches
+    create_bulk(bulk_inputs(1))  # the customer and the day's number counter exist from here on
+    queries = []
+    for page in (inputs[:2], inputs[2:]):
+        with CaptureQueriesContext(connection) as ctx:
+            create_bulk(page)
+        queries.append(len(ctx.captured_queries) - len(page))  # create_bulk's fresh() reads
+    assert queries[0] == queries[1], "2 orders and 6 orders take the same number of queries"
+    assert not RuleRun.objects.filter(rule=rule).exists()
+
+
+def test_bulk_creation_fires_matching_rules_once_per_order(make_rule):
+    big = make_rule(BIG, act("add_tag", tag="big"), trigger="order_synced")
+    every = make_rule(actions=act("add_note", text="seen"))
+    orders = create_bulk(bulk_inputs(6))  # totals 10 ... 60; only 120 and up would be big
+    orders += create_bulk(bulk_inputs(1, shipping_fee="200.00"))
+    assert list(RuleRun.objects.filter(rule=big).values_list("order_id", flat=True)) == [orders[-1].pk]
+    assert RuleRun.objects.filter(rule=every).count() == 7
+    assert orders[-1].tags.filter(name="big").exists() and not orders[0].tags.exists()
+    services.on_orders_created(order_ids=[o.pk for o in orders], actor=Actor.channel("shop"))
+    assert RuleRun.objects.count() == 8, "a second call for the same orders fires nothing"
+    assert OrderEvent.objects.filter(type=EventType.RULE_FIRED).count() == 8
+
+
+def test_a_bad_rule_in_a_bulk_page_is_recorded_once_and_disabled(make_rule):
+    rule = make_rule(actions=act("add_tag", tag="never"))
+    Rule.objects.filter(pk=rule.pk).update(
+        conditions={"fact": "order.buyer_note", "op": "regex", "value": "("}
+    )
+    orders = create_bulk(bulk_inputs(3))
+    assert all(order.pk and not order.tags.exists() for order in orders)
+    rule.refresh_from_db()
+    assert not rule.enabled and RuleRun.objects.filter(rule=rule).count() == 1
+
+
+def test_a_bulk_page_judges_each_order_after_the_earlier_ones_acted(make_rule):
+    """Same verdicts as the per-order path: cancelling the buyer's first order makes the next one the first."""
+    make_rule(
+        {"all": [{"fact": "customer.is_first_order", "op": "is_true"}]}, act("set_status", status="cancelled")
+    )
+    orders = create_bulk(bulk_inputs(3))
+    assert [order.status for order in orders] == [OrderStatus.CANCELLED] * 3
+
+
+def test_a_failing_order_in_a_bulk_page_leaves_the_others(make_rule, monkeypatch):
+    make_rule(actions=act("add_tag", tag="seen"))
+    real_fire = services.fire
+    calls = []
+
+    def fire_but_fail_first(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real_fire(*args, **kwargs)
+
+    monkeypatch.setattr(services, "fire", fire_but_fail_first)
+    orders = create_bulk(bulk_inputs(3))
+    assert [order.tags.exists() for order in orders] == [False, True, True]
+
+
 def test_imported_orders_trigger_import_rules(make_rule):
     rule = make_rule(actions=act("add_tag", tag="imported"), trigger="order_imported")
     make_order(actor=Actor.system("x"))
