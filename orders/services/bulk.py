@@ -14,18 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oms.actors import Actor
-from oms.errors import NotFound, OMSError, ValidationFailed
+from oms.errors import OMSError
 from oms.money import ZERO, to_money
 from orders import hooks
-from orders.choices import EventType, OrderStatus, OrderType, PaymentMethod
+from orders.choices import EventType, PaymentMethod
 from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Payment, Product
-from orders.services.creation import OrderInput, reserve_order_numbers
+from orders.services.creation import OrderInput, reserve_order_numbers, validate_order_input
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
 from orders.services.events import event_row
 
@@ -67,96 +66,6 @@ def _insert_returning(model, rows: list, key: str) -> list:
         for row in unsaved:
             row.pk = saved[getattr(row, key)].pk
     return rows
-
-
-def _validate(data: OrderInput, products: dict[str, Product]) -> tuple[list[OrderLine], dict[str, Decimal]]:
-    """The same rules as create_order, with products preloaded; returns unsaved lines and the amounts."""
-    currency = data.currency or getattr(data.channel, "currency", "") or settings.OMS_CURRENCY
-    channel_currency = getattr(data.channel, "currency", "") or currency
-    if currency != channel_currency:
-        raise ValidationFailed(
-            _("currency %(got)s does not match the channel's currency %(expected)s")
-            % {"got": currency, "expected": channel_currency},
-            code="currency_mismatch",
-            field="currency",
-        )
-    if data.status not in OrderStatus.values or data.status == OrderStatus.ON_HOLD:
-        raise ValidationFailed(
-            _("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status"
-        )
-    if data.order_type not in OrderType.values:
-        raise ValidationFailed(
-            _("unknown order type '%(t)s'") % {"t": data.order_type},
-            code="invalid_choice",
-            field="order_type",
-        )
-    if not data.lines:
-        raise ValidationFailed(_("an order needs at least one line"), code="required", field="lines")
-    lines: list[OrderLine] = []
-    subtotal = ZERO
-    for index, line in enumerate(data.lines, start=1):
-        where = f"lines[{index}]"
-        product = products.get(line.sku)
-        if product is None:
-            raise NotFound(
-                _("line %(n)s: unknown SKU '%(sku)s'") % {"n": index, "sku": line.sku},
-                code="unknown_sku",
-                field=f"{where}.sku",
-            )
-        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
-            raise ValidationFailed(
-                _("line %(n)s: quantity must be a positive whole number, got %(q)s")
-                % {"n": index, "q": line.quantity},
-                code="invalid_quantity",
-                field=f"{where}.quantity",
-            )
-        unit_price = to_money(
-            product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price"
-        )
-        discount = to_money(line.discount, field=f"{where}.discount")
-        total = unit_price * line.quantity - discount
-        if unit_price < 0 or discount < 0 or total < 0:
-            raise ValidationFailed(
-                _("line %(n)s: prices and discounts cannot be negative or exceed the line amount")
-                % {"n": index},
-                code="amounts_mismatch",
-                field=f"{where}.discount",
-            )
-        subtotal += total
-        lines.append(
-            OrderLine(
-                product=product,
-                sku=product.sku,
-                name=(line.name or product.name)[:200],
-                quantity=line.quantity,
-                unit_price=unit_price,
-                discount=discount,
-                total=total,
-                external_line_id=line.external_line_id,
-            )
-        )
-    amounts = {"subtotal": subtotal}
-    for name in ("discount", "shipping_fee", "tax", "paid_amount"):
-        amounts[name] = to_money(getattr(data, name), field=name)
-        if amounts[name] < 0:
-            raise ValidationFailed(
-                _("%(field)s cannot be negative") % {"field": name}, code="negative_amount", field=name
-            )
-    computed = subtotal - amounts["discount"] + amounts["shipping_fee"] + amounts["tax"]
-    if computed < 0:
-        raise ValidationFailed(
-            _("the discount exceeds the order amount"), code="amounts_mismatch", field="discount"
-        )
-    if data.total is not None and to_money(data.total, field="total") != computed:
-        raise ValidationFailed(
-            _("total %(given)s does not add up to %(sum)s")
-            % {"given": to_money(data.total), "sum": computed},
-            code="amounts_mismatch",
-            field="total",
-        )
-    amounts["total"] = computed
-    amounts["currency"] = currency
-    return lines, amounts
 
 
 def _customers_for(inputs: Iterable[OrderInput]) -> dict[str, Customer]:
@@ -216,7 +125,8 @@ def create_orders_bulk(
     valid: list[tuple[int, OrderInput, list[OrderLine], dict]] = []
     for index, data in enumerate(inputs):
         try:
-            lines, amounts = _validate(data, products)
+            checked = validate_order_input(data, products)
+            lines, amounts = checked.lines, {**checked.amounts, "currency": checked.currency}
         except OMSError as exc:
             outcome.errors[index] = exc
             continue

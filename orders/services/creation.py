@@ -101,12 +101,45 @@ def restart_order_numbers() -> None:
             cursor.execute("SELECT setval('orders_order_number_seq', 1, false)")
 
 
-def _validate_lines(data: OrderInput) -> list[tuple[LineInput, Product, Decimal, Decimal, Decimal]]:
+@dataclass
+class ValidatedOrder:
+    """An OrderInput that passed every check: unsaved lines and amounts that add up."""
+
+    currency: str
+    lines: list[OrderLine]
+    amounts: dict[str, Decimal]
+    """subtotal, discount, shipping_fee, tax, paid_amount and total."""
+
+
+def validate_order_input(data: OrderInput, products: dict[str, Product] | None = None) -> ValidatedOrder:
+    """Check an order before it is written, naming the field at fault; `products` by SKU may be preloaded.
+
+    The one set of rules for create_order and the bulk path of syncs.
+    """
+    currency = data.currency or getattr(data.channel, "currency", "") or settings.OMS_CURRENCY
+    channel_currency = getattr(data.channel, "currency", "") or currency
+    if currency != channel_currency:
+        raise ValidationFailed(
+            _("currency %(got)s does not match the channel's currency %(expected)s")
+            % {"got": currency, "expected": channel_currency},
+            code="currency_mismatch",
+            field="currency",
+        )
+    if data.status not in OrderStatus.values or data.status == OrderStatus.ON_HOLD:
+        raise ValidationFailed(
+            _("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status"
+        )
+    if data.order_type not in OrderType.values:
+        raise ValidationFailed(
+            _("unknown order type '%(t)s'") % {"t": data.order_type},
+            code="invalid_choice",
+            field="order_type",
+        )
     if not data.lines:
         raise ValidationFailed(_("an order needs at least one line"), code="required", field="lines")
-    skus = {line.sku for line in data.lines}
-    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
-    validated = []
+    if products is None:
+        products = {p.sku: p for p in Product.objects.filter(sku__in={line.sku for line in data.lines})}
+    lines: list[OrderLine] = []
     for index, line in enumerate(data.lines, start=1):
         where = f"lines[{index}]"
         product = products.get(line.sku)
@@ -140,52 +173,26 @@ def _validate_lines(data: OrderInput) -> list[tuple[LineInput, Product, Decimal,
                 code="amounts_mismatch",
                 field=f"{where}.discount",
             )
-        validated.append((line, product, unit_price, discount, total))
-    return validated
-
-
-def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.CREATED) -> Order:
-    """Validate and create an order with its lines, customer and first timeline event, all or nothing.
-
-    `data.status` lets syncs and imports create orders in the status they already reached elsewhere;
-    no stock moves on creation (confirm_order reserves).
-    """
-    currency = data.currency or getattr(data.channel, "currency", "") or settings.OMS_CURRENCY
-    channel_currency = getattr(data.channel, "currency", "") or currency
-    if currency != channel_currency:
-        raise ValidationFailed(
-            _("currency %(got)s does not match the channel's currency %(expected)s")
-            % {"got": currency, "expected": channel_currency},
-            code="currency_mismatch",
-            field="currency",
+        lines.append(
+            OrderLine(
+                product=product,
+                sku=product.sku,
+                name=(line.name or product.name)[:200],
+                quantity=line.quantity,
+                unit_price=unit_price,
+                discount=discount,
+                total=total,
+                external_line_id=line.external_line_id,
+            )
         )
-    if data.status not in OrderStatus.values or data.status == OrderStatus.ON_HOLD:
-        raise ValidationFailed(
-            _("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status"
-        )
-    if data.order_type not in OrderType.values:
-        raise ValidationFailed(
-            _("unknown order type '%(t)s'") % {"t": data.order_type},
-            code="invalid_choice",
-            field="order_type",
-        )
-    lines = _validate_lines(data)
-    subtotal = sum((total for *_rest, total in lines), ZERO)
-    discount = to_money(data.discount, field="discount")
-    shipping = to_money(data.shipping_fee, field="shipping_fee")
-    tax = to_money(data.tax, field="tax")
-    paid = to_money(data.paid_amount, field="paid_amount")
-    for name, value in (
-        ("discount", discount),
-        ("shipping_fee", shipping),
-        ("tax", tax),
-        ("paid_amount", paid),
-    ):
-        if value < 0:
+    amounts = {"subtotal": sum((line.total for line in lines), ZERO)}
+    for name in ("discount", "shipping_fee", "tax", "paid_amount"):
+        amounts[name] = to_money(getattr(data, name), field=name)
+        if amounts[name] < 0:
             raise ValidationFailed(
                 _("%(field)s cannot be negative") % {"field": name}, code="negative_amount", field=name
             )
-    computed = subtotal - discount + shipping + tax
+    computed = amounts["subtotal"] - amounts["discount"] + amounts["shipping_fee"] + amounts["tax"]
     if computed < 0:
         raise ValidationFailed(
             _("the discount exceeds the order amount"), code="amounts_mismatch", field="discount"
@@ -197,15 +204,28 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             )
             % {
                 "given": to_money(data.total),
-                "sub": subtotal,
-                "disc": discount,
-                "ship": shipping,
-                "tax": tax,
+                "sub": amounts["subtotal"],
+                "disc": amounts["discount"],
+                "ship": amounts["shipping_fee"],
+                "tax": amounts["tax"],
                 "sum": computed,
             },
             code="amounts_mismatch",
             field="total",
         )
+    amounts["total"] = computed
+    return ValidatedOrder(currency=currency, lines=lines, amounts=amounts)
+
+
+def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.CREATED) -> Order:
+    """Validate and create an order with its lines, customer and first timeline event, all or nothing.
+
+    `data.status` lets syncs and imports create orders in the status they already reached elsewhere;
+    no stock moves on creation (confirm_order reserves).
+    """
+    checked = validate_order_input(data)
+    currency, amounts = checked.currency, checked.amounts
+    computed = amounts["total"]
     placed_at = data.placed_at or timezone.now()
     status, payment_status = data.status, data.payment_status
     if computed == 0 and payment_status == PaymentStatus.UNPAID:
@@ -232,12 +252,12 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             customer=customer,
             warehouse=data.warehouse,
             currency=currency,
-            subtotal=subtotal,
-            discount=discount,
-            shipping_fee=shipping,
-            tax=tax,
+            subtotal=amounts["subtotal"],
+            discount=amounts["discount"],
+            shipping_fee=amounts["shipping_fee"],
+            tax=amounts["tax"],
             total=computed,
-            paid_amount=paid,
+            paid_amount=amounts["paid_amount"],
             buyer_name=data.buyer_name[:100],
             buyer_phone=normalize_phone(data.buyer_phone),
             buyer_email=data.buyer_email,
@@ -267,22 +287,9 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
                     field="external_id",
                 )
             raise
-        OrderLine.objects.bulk_create(
-            [
-                OrderLine(
-                    order=order,
-                    product=product,
-                    sku=product.sku,
-                    name=(line.name or product.name)[:200],
-                    quantity=line.quantity,
-                    unit_price=unit_price,
-                    discount=line_discount,
-                    total=total,
-                    external_line_id=line.external_line_id,
-                )
-                for line, product, unit_price, line_discount, total in lines
-            ]
-        )
+        for line in checked.lines:
+            line.order = order
+        OrderLine.objects.bulk_create(checked.lines)
         if customer and order.receiver_name and order.street:
             remember_address(
                 customer,
@@ -299,7 +306,7 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
             type=event_type,
             actor=actor,
             message=_("Order created with %(n)s lines, total %(total)s %(cur)s")
-            % {"n": len(lines), "total": computed, "cur": currency},
+            % {"n": len(checked.lines), "total": computed, "cur": currency},
             status=order.status,
             total=computed,
             **data.extra,
