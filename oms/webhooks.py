@@ -94,33 +94,52 @@ def queue_orders_event(event: str, order_ids: list[int]) -> list[int]:
     return ids
 
 
-def deliver(delivery: WebhookDelivery, *, client: httpx.Client | None = None) -> bool:
-    """POST one delivery once; record the outcome, schedule a retry with backoff or give up. True if delivered."""
-    subscription = delivery.subscription
-    body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
+def post_signed_json(
+    url: str,
+    payload: dict,
+    *,
+    secret: str,
+    event: str,
+    delivery_id: str,
+    user_agent: str,
+    client: httpx.Client | None = None,
+) -> tuple[bool, int | None, str]:
+    """POST `payload` as signed JSON once; returns (delivered, response code, error text)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "OMS-Webhooks/1",
-        "X-OMS-Event": delivery.event,
-        "X-OMS-Delivery": str(delivery.delivery_id),
+        "User-Agent": user_agent,
+        "X-OMS-Event": event,
+        "X-OMS-Delivery": delivery_id,
         "X-OMS-Timestamp": str(int(timezone.now().timestamp())),
-        "X-OMS-Signature": sign(subscription.secret, body),
+        "X-OMS-Signature": sign(secret, body),
     }
-    delivery.attempts += 1
     try:
         http = client or httpx.Client(timeout=TIMEOUT_SECONDS)
         try:
-            response = http.post(subscription.url, content=body, headers=headers)
+            response = http.post(url, content=body, headers=headers)
         finally:
             if client is None:
                 http.close()
-        delivery.response_code = response.status_code
-        ok = 200 <= response.status_code < 300
-        delivery.last_error = "" if ok else f"HTTP {response.status_code}"
     except httpx.HTTPError as error:
-        ok = False
-        delivery.response_code = None
-        delivery.last_error = f"{type(error).__name__}: {error}"[:500]
+        return False, None, f"{type(error).__name__}: {error}"[:500]
+    ok = 200 <= response.status_code < 300
+    return ok, response.status_code, "" if ok else f"HTTP {response.status_code}"
+
+
+def deliver(delivery: WebhookDelivery, *, client: httpx.Client | None = None) -> bool:
+    """POST one delivery once; record the outcome, schedule a retry with backoff or give up. True if delivered."""
+    subscription = delivery.subscription
+    delivery.attempts += 1
+    ok, delivery.response_code, delivery.last_error = post_signed_json(
+        subscription.url,
+        delivery.payload,
+        secret=subscription.secret,
+        event=delivery.event,
+        delivery_id=str(delivery.delivery_id),
+        user_agent="OMS-Webhooks/1",
+        client=client,
+    )
     now = timezone.now()
     if ok:
         delivery.status = WebhookDelivery.Status.DELIVERED

@@ -283,32 +283,18 @@ def webhook_secret() -> str:
 
 def deliver_webhook_call(call: WebhookCall, *, client: httpx.Client | None = None) -> bool:
     """POST one rule webhook call once (signed like oms.webhooks); record the outcome or schedule a retry."""
-    from oms.webhooks import sign
+    from oms.webhooks import post_signed_json
 
-    body = json.dumps(call.payload, ensure_ascii=False, separators=(",", ":")).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "OMS-Rules/1",
-        "X-OMS-Event": "rule_fired",
-        "X-OMS-Delivery": str(call.delivery_id),
-        "X-OMS-Timestamp": str(int(timezone.now().timestamp())),
-        "X-OMS-Signature": sign(webhook_secret(), body),
-    }
     call.attempts += 1
-    try:
-        http = client or httpx.Client(timeout=TIMEOUT_SECONDS)
-        try:
-            response = http.post(call.url, content=body, headers=headers)
-        finally:
-            if client is None:
-                http.close()
-        call.response_code = response.status_code
-        ok = 200 <= response.status_code < 300
-        call.last_error = "" if ok else f"HTTP {response.status_code}"
-    except httpx.HTTPError as error:
-        ok = False
-        call.response_code = None
-        call.last_error = f"{type(error).__name__}: {error}"[:500]
+    ok, call.response_code, call.last_error = post_signed_json(
+        call.url,
+        call.payload,
+        secret=webhook_secret(),
+        event="rule_fired",
+        delivery_id=str(call.delivery_id),
+        user_agent="OMS-Rules/1",
+        client=client,
+    )
     now = timezone.now()
     if ok:
         call.status, call.sent_at, call.next_attempt_at = OutboxStatus.SENT, now, None
