@@ -351,6 +351,7 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "-placed_at"], name="order_status_placed"),
+            models.Index(fields=["status", "channel"], name="order_status_channel"),
             models.Index(fields=["channel", "-placed_at"], name="order_channel_placed"),
             models.Index(fields=["-placed_at", "-id"], name="order_placed"),
             models.Index(fields=["buyer_phone"], name="order_buyer_phone"),
