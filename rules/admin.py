@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -246,13 +245,10 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Retry now"), permissions=["view"])
     def retry_now(self, request: HttpRequest, queryset) -> None:
-        ids = list(queryset.exclude(status=OutboxStatus.SENT).values_list("pk", flat=True))
-        Notification.objects.filter(pk__in=ids).update(
-            status=OutboxStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
-        )
-        from rules.notifications import send_due_notifications
+        from rules.notifications import retry_notifications_now
 
-        sent = send_due_notifications(ids)
+        ids = list(queryset.exclude(status=OutboxStatus.SENT).values_list("pk", flat=True))
+        sent = retry_notifications_now(ids)
         self.message_user(request, gettext("%(sent)d of %(n)d sent.") % {"sent": sent, "n": len(ids)})
 
 

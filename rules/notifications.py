@@ -281,6 +281,14 @@ def webhook_secret() -> str:
     return configured or salted_hmac("rules.webhook", "secret").hexdigest()
 
 
+def retry_notifications_now(ids: list[int]) -> int:
+    """Reset unsent notifications (attempts and backoff) and send them now; returns how many were sent."""
+    Notification.objects.filter(pk__in=ids).exclude(status=OutboxStatus.SENT).update(
+        status=OutboxStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
+    )
+    return send_due_notifications(ids)
+
+
 def deliver_webhook_call(call: WebhookCall, *, client: httpx.Client | None = None) -> bool:
     """POST one rule webhook call once (signed like oms.webhooks); record the outcome or schedule a retry."""
     from oms.webhooks import post_signed_json

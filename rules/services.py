@@ -582,9 +582,9 @@ class RuleTest:
 
 
 def _jsonable_facts(facts: dict[str, Any]) -> dict[str, Any]:
-    from orders.services.events import _jsonable
+    from orders.services.events import jsonable
 
-    return _jsonable(dict(sorted(facts.items())))
+    return jsonable(dict(sorted(facts.items())))
 
 
 def try_rule(rule: Rule, order_number: str) -> RuleTest:

@@ -31,6 +31,7 @@ from oms.errors import OMSError
 from orders.choices import EventType, ExceptionReason
 from orders.services import create_order, flag_exception, record_payment
 from orders.services.bulk import create_orders_bulk, ensure_products
+from orders.services.events import jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +65,6 @@ def payload_hash(raw: Any) -> str:
     """A stable hash of a raw payload (sorted keys, Decimals as text) to detect unchanged orders."""
     text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def jsonable(raw: Any) -> Any:
-    """The raw payload made storable in a JSONField (Decimal → str keeps money exact)."""
-    if isinstance(raw, dict):
-        return {str(k): jsonable(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        return [jsonable(v) for v in raw]
-    if isinstance(raw, Decimal):
-        return str(raw)
-    return raw
 
 
 def _latest_per_id(orders: list[Any]) -> list[Any]:

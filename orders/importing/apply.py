@@ -49,7 +49,7 @@ from orders.importing.values import status_key
 from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Product, Shipment
 from orders.services.creation import reserve_order_numbers
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
-from orders.services.events import _jsonable
+from orders.services.events import jsonable
 
 BATCH = 2000
 """Rows per bulk INSERT/UPDATE statement."""
@@ -996,7 +996,7 @@ class _Writer:
             "actor_user_id": self.actor.user_id,
             "actor_label": self.actor.label[:150],
             "message": str(message),
-            "data": _jsonable({"file": self.filename, "rows": change.parsed.rows, **data}),
+            "data": jsonable({"file": self.filename, "rows": change.parsed.rows, **data}),
         }
 
     def _write_lines(self, batch: list[OrderChange]) -> None:

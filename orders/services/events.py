@@ -20,7 +20,7 @@ def record_event(
         actor_user_id=actor.user_id,
         actor_label=actor.label[:150],
         message=str(message),
-        data=_jsonable(data),
+        data=jsonable(data),
     )
 
 
@@ -33,16 +33,16 @@ def event_row(order_id: int, *, type: str, actor: Actor, message: str = "", **da
         actor_user_id=actor.user_id,
         actor_label=actor.label[:150],
         message=str(message),
-        data=_jsonable(data),
+        data=jsonable(data),
     )
 
 
-def _jsonable(value: Any) -> Any:
-    """Make Decimals, datetimes and lazy strings JSON-safe."""
+def jsonable(value: Any) -> Any:
+    """Make Decimals, datetimes and lazy strings JSON-safe (event details, raw payloads, rule facts)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if hasattr(value, "isoformat"):
