@@ -100,24 +100,3 @@ def json_error(code: str, message: str, field: str | None, status: int) -> JsonR
         status=status,
         json_dumps_params={"ensure_ascii": False},
     )
-
-
-class RejectNulCharactersMiddleware:
-    """Refuse API requests carrying NUL characters (PostgreSQL cannot store them) with a JSON 400."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/"):
-            query = request.META.get("QUERY_STRING", "")
-            body = request.body if request.method in ("POST", "PUT", "PATCH") else b""
-            if (
-                "\x00" in request.path
-                or "%00" in query
-                or "\x00" in query
-                or b"\\u0000" in body
-                or b"\x00" in body
-            ):
-                return json_error("invalid", _("NUL characters are not allowed"), None, 400)
-        return self.get_response(request)

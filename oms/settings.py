@@ -87,7 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "oms.idempotency.RejectNulCharactersMiddleware",
+    "oms.middleware.RejectNulCharactersMiddleware",
     "oms.idempotency.IdempotencyMiddleware",
 ]
 
