@@ -1,7 +1,8 @@
 """The admin in a real browser (Playwright + Debian Chromium against the live server).
 
 A clerk finds the red exception order on top, notes and approves it, and ships a batch with tracking
-numbers; a warehouse user prints packing slips; a finance user approves a finance review.
+numbers; a clerk takes a phone order (customer by phone, their usual address, SKU price and stock, live
+totals); a warehouse user prints packing slips; a finance user approves a finance review.
 Screenshots go to var/screenshots/admin-*.png.
 """
 
@@ -14,7 +15,8 @@ import pytest
 from oms.actors import Actor
 from orders import services
 from orders.choices import EventType, ExceptionReason, HoldKind, OrderStatus
-from orders.tests.factories import UserFactory, ensure_roles, order_in_status
+from orders.models import Order
+from orders.tests.factories import UserFactory, ensure_roles, make_order, order_in_status, stocked_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -81,6 +83,47 @@ def test_clerk_day(live_server, browser_page, screenshot, chromium_path):
         order.refresh_from_db()
         assert order.status == OrderStatus.SHIPPED
         assert order.shipments.get().tracking_number == f"SF70000{index}"
+
+
+def test_clerk_enters_a_phone_order(live_server, browser_page, screenshot, chromium_path):
+    UserFactory(username="clerk2", groups=["clerk"])
+    mug = stocked_product(sku="MUG-BLUE", on_hand=3, price="25.50")
+    make_order([(mug, 1)], buyer_phone="13700001234", buyer_name="王五", street="旧地址 1 号")
+    for _n in range(2):
+        make_order([(mug, 1)], buyer_phone="13700001234", buyer_name="王五", street="常用地址 8 号")
+    Order.objects.update(status=OrderStatus.COMPLETED)  # history only; its stock is not the point here
+    page = browser_page()
+    log_in(page, live_server, "clerk2")
+    page.goto(f"{live_server.url}/admin/orders/order/")
+    page.click("a:has-text('New phone / offline order')")
+    page.wait_for_selector("#oms-manual-order")
+
+    page.fill("input[name=buyer_phone]", "137 0000 1234")
+    page.press("input[name=buyer_phone]", "Tab")
+    page.wait_for_function("document.getElementById('oms-customer-status').textContent.includes('3')")
+    assert page.input_value("input[name=buyer_name]") == "王五"
+    assert page.input_value("input[name=street]") == "常用地址 8 号"  # the most used address, filled in
+    assert page.locator("#oms-address-choice option").count() == 2
+
+    page.fill("input[name=lines-0-sku]", "MUG-BLUE")
+    page.wait_for_function("document.querySelector('[name=lines-0-unit_price]').value === '25.50'")
+    page.fill("input[name=lines-0-quantity]", "4")
+    stock = page.locator("tr.oms-line").first.locator(".oms-line-stock")
+    assert "oms-error" in stock.get_attribute("class")  # 3 available, 4 wanted
+    page.fill("input[name=lines-0-quantity]", "2")
+    assert "oms-ok" in stock.get_attribute("class")
+    page.fill("input[name=shipping_fee]", "10")
+    assert page.locator("tr.oms-line").first.locator(".oms-line-total").inner_text() == "51.00"
+    assert page.inner_text("#oms-total") == "61.00"
+    page.select_option("#oms-address-choice", index=1)
+    assert page.input_value("input[name=street]") == "旧地址 1 号"  # changed by the clerk
+    screenshot(page, "admin-clerk-phone-order")
+
+    page.click("#oms-manual-order button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/orders/order/*/change/")
+    order = Order.objects.latest("pk")
+    assert (order.buyer_phone, order.street, order.total) == ("13700001234", "旧地址 1 号", 61)
+    assert [(line.sku, line.quantity) for line in order.lines.all()] == [("MUG-BLUE", 2)]
 
 
 def test_warehouse_prints_packing_slips(live_server, browser_page, screenshot, chromium_path):
