@@ -32,6 +32,8 @@ MISSING = object()
 
 _MONEY_FIELDS = {MappedField.SHIPPING_FEE}
 _TIME_FIELDS = {MappedField.PLACED_AT, MappedField.PAID_AT}
+_MAPPABLE_STATUSES = frozenset(OrderStatus.values) - {OrderStatus.ON_HOLD}
+"""Statuses a platform status may map to (on hold is OMS's own state, never the platform's)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ def load_mapping(channel: Any) -> ChannelMapping:
 def map_status(platform_status: str, mapping: ChannelMapping) -> str:
     """The OMS status for a platform status; ValidationFailed('unmapped_status') when none is configured."""
     status = mapping.status_map.get(platform_status)
-    if not status or status not in OrderStatus.values or status == OrderStatus.ON_HOLD:
+    if status not in _MAPPABLE_STATUSES:
         raise ValidationFailed(
             _("platform status '%(status)s' has no mapping for %(platform)s; add one under Status mappings")
             % {"status": platform_status, "platform": mapping.platform},

@@ -20,8 +20,9 @@ from channels.choices import WebhookStatus
 from channels.mapping import load_mapping
 from channels.models import Channel, WebhookDelivery
 from channels.services.sync import build_adapter
-from channels.services.upsert import jsonable, upsert_orders
+from channels.services.upsert import upsert_orders
 from oms.actors import Actor
+from orders.services.events import jsonable
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,10 @@ body bytes with the shared secret. OMS refuses a bad signature, headers that dis
 and a `sent_at` more than 5 minutes from OMS's clock (replay window); a repeated delivery id is acknowledged
 but not processed twice.
 
-Pull (OMS -> site): `GET {base_url}/orders?updated_from=<ISO>&updated_to=<ISO>&limit=100[&cursor=<opaque>]`,
+Pull (OMS -> site): `GET {base_url}/orders?updated_from=<ISO>&updated_to=<ISO>&limit=500[&cursor=<opaque>]`,
 answered `{"orders": [...], "next_cursor": "<opaque>" | null, "total": <int>}` (orders with updated_from <=
-updated_at <= updated_to). Ship confirm: `POST {base_url}/orders/{id}/shipments` with `{"carrier_code": ...,
+updated_at <= updated_to). `limit` is at most 500 (OMS asks for 500: one page is one transaction on the OMS
+side, so fewer, larger pages sync faster); a site may answer with fewer orders and a next_cursor. Ship confirm: `POST {base_url}/orders/{id}/shipments` with `{"carrier_code": ...,
 "tracking_number": ...}`, answered `{"ok": true}`. Both requests carry `X-OMS-Timestamp` and
 `X-OMS-Signature` = hex HMAC-SHA256(secret, "<timestamp>\\n<METHOD>\\n<path?query>\\n<raw body>"); the site
 refuses a bad signature (401 `{"error": "bad_signature"}`) or a timestamp outside 5 minutes. 429 with
@@ -89,7 +90,7 @@ class WebsiteAdapter(OrderAdapter):
     platform = "website"
     max_window = timedelta(days=7)
     overlap = timedelta(minutes=2)
-    page_size = 100
+    page_size = 500
     default_status_map: ClassVar[dict[str, str]] = {
         "pending_payment": "pending_payment",
         "paid": "awaiting_shipment",

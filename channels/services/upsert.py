@@ -30,7 +30,7 @@ from oms.actors import Actor
 from oms.errors import OMSError
 from orders.choices import EventType, ExceptionReason
 from orders.services import create_order, flag_exception, record_payment
-from orders.services.bulk import create_orders_bulk, ensure_products
+from orders.services.bulk import create_orders_bulk, ensure_products, insert_objects
 from orders.services.events import jsonable
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def upsert_orders(channel: Any, orders: list[Any], *, mapping: ChannelMapping, a
             for platform_order, digest, known in to_update
         ]
         if updated:
-            ChannelOrder.objects.bulk_update(updated, CHANNEL_ORDER_FIELDS)
+            _save_rows(updated, CHANNEL_ORDER_FIELDS)
     return result
 
 
@@ -128,13 +128,20 @@ def _channel_order(
     channel: Any, platform_order: Any, digest: str, now, known: ChannelOrder | None
 ) -> ChannelOrder:
     row = known or ChannelOrder(channel=channel, external_id=platform_order.external_id)
-    row.raw = jsonable(platform_order.raw)
+    row.raw = platform_order.raw  # JSON-safe when written: `insert_objects` or `_save_rows`
     row.payload_hash = digest
     row.platform_status = platform_order.platform_status[:64]
     row.platform_updated_at = platform_order.updated_at
     row.synced_at = now
     row.last_error = ""
     return row
+
+
+def _save_rows(rows: list[ChannelOrder], fields: list[str]) -> None:
+    """Write existing channel orders back, their raw payloads made JSON-safe first (Decimals as text)."""
+    for row in rows:
+        row.raw = jsonable(row.raw)
+    ChannelOrder.objects.bulk_update(rows, fields)
 
 
 def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, result: UpsertResult) -> None:
@@ -193,10 +200,10 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
         (save_rows if row.pk else new_rows).append(row)
     new_rows += [row for row in save_rows if not row.pk]  # refused on their first sight: payload and reason
     if new_rows:
-        ChannelOrder.objects.bulk_create(new_rows)
+        insert_objects(ChannelOrder, new_rows)
     retried = [row for row in save_rows if row.pk]
     if retried:
-        ChannelOrder.objects.bulk_update(retried, [*CHANNEL_ORDER_FIELDS, "order"])
+        _save_rows(retried, [*CHANNEL_ORDER_FIELDS, "order"])
 
 
 def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, Any], dict[int, OMSError]]:

@@ -5,16 +5,21 @@ payments, customers, addresses and the first timeline event with bulk inserts. I
 transaction; an input that fails validation is reported by index and the others are still created. The creation
 hooks run once per call (`orders_created` with every new order id), not once per order.
 `ensure_products` creates SKUs a platform sent that OMS does not know yet, so no order is lost.
+`insert_objects` is the writer underneath: COPY on PostgreSQL (ids from the tables' sequences), bulk_create
+elsewhere.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +31,7 @@ from orders.choices import EventType, PaymentMethod
 from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Payment, Product
 from orders.services.creation import OrderInput, reserve_order_numbers, validate_order_input
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
-from orders.services.events import event_row
+from orders.services.events import event_values, jsonable
 
 
 @dataclass
@@ -35,6 +40,156 @@ class BulkOutcome:
 
     orders: dict[int, Order] = field(default_factory=dict)
     errors: dict[int, OMSError] = field(default_factory=dict)
+
+
+def insert_objects(model: type[models.Model], objs: list) -> list:
+    """Insert unsaved instances of `model` and set their primary keys; returns `objs`.
+
+    PostgreSQL: ids from the table's sequence (one `nextval` query), then one COPY: several times faster than
+    bulk_create's INSERT, whose per-value preparation dominates a sync page. Values go as the instances hold
+    them; auto_now(_add) fields are stamped with the current time, JSON fields written with Decimals and
+    datetimes as text (what `jsonable` makes of them, on every backend). Elsewhere: bulk_create.
+    """
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        for attname in _copy_plan(model).json_names:
+            for obj in objs:
+                setattr(obj, attname, jsonable(getattr(obj, attname)))
+        return model.objects.bulk_create(objs)
+    plan = _copy_plan(model)
+    now = timezone.now()
+    for attname in plan.stamped:
+        for obj in objs:
+            setattr(obj, attname, now)
+    names = plan.names
+    pks = _copy(model, plan, ([getattr(obj, name) for name in names] for obj in objs), len(objs))
+    for obj, pk in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
+
+def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows given as {attname: value} without building model instances; returns their pks in order.
+
+    Omitted fields take their default (auto_now(_add) fields: now). PostgreSQL: COPY as `insert_objects`;
+    elsewhere bulk_create.
+    """
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        return [obj.pk for obj in model.objects.bulk_create([model(**row) for row in rows])]
+    plan = _copy_plan(model)
+    now = timezone.now()
+    defaults = [
+        now if name in plan.stamped else field.get_default()
+        for name, field in zip(plan.names, plan.fields, strict=True)
+    ]
+    pairs = list(zip(plan.names, defaults, strict=True))
+    values = ([row.get(name, default) for name, default in pairs] for row in rows)
+    return _copy(model, plan, values, len(rows))
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    sql: str
+    fields: list
+    names: list[str]
+    json: list[int]
+    json_names: list[str]
+    stamped: list[str]
+
+
+@cache
+def _copy_plan(model: type[models.Model]) -> _CopyPlan:
+    """The COPY statement and column layout of `model` (every concrete column, primary key first)."""
+    fields = list(model._meta.concrete_fields)
+    assert fields[0].primary_key, f"{model.__name__}: the primary key must be the first column"
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    return _CopyPlan(
+        sql=f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN",
+        fields=fields,
+        names=[f.attname for f in fields],
+        json=[i for i, f in enumerate(fields) if isinstance(f, models.JSONField)],
+        json_names=[f.attname for f in fields if isinstance(f, models.JSONField)],
+        stamped=[
+            f.attname
+            for f in fields
+            if isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add)
+        ],
+    )
+
+
+def _copy(model: type[models.Model], plan: _CopyPlan, rows: Iterable[list], count: int) -> list[int]:
+    """COPY `count` value lists (primary key slot first, filled here from the sequence); returns the pks."""
+    meta = model._meta
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        pks = [pk for (pk,) in cursor.fetchall()]
+        json_at = plan.json
+        with cursor.cursor.copy(plan.sql) as copy:
+            for pk, values in zip(pks, rows, strict=True):
+                values[0] = pk
+                for index in json_at:
+                    values[index] = json.dumps(values[index], ensure_ascii=False, default=_json_leaf)
+                copy.write_row(values)
+    return pks
+
+
+def _json_leaf(value: Any) -> Any:
+    """JSON text for values json cannot write (Decimals, datetimes, lazy strings), as `jsonable` does."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def insert_rows_on_conflict(
+    model: type[models.Model], rows: list[dict[str, Any]], *, key: str | None = None
+) -> dict[Any, int]:
+    """Insert rows ({attname: value}, defaults for the rest) that may exist already, race-safe.
+
+    With `key` (a unique field): {key value: pk} for every row, also for keys inserted meanwhile by others
+    (`ON CONFLICT (key) DO UPDATE SET key = key ... RETURNING`, the no-op update makes PostgreSQL return the
+    existing row). Without: rows a unique constraint refuses are skipped (`ON CONFLICT DO NOTHING`), {}.
+    PostgreSQL: one `INSERT ... SELECT FROM unnest(arrays)`; elsewhere bulk_create. Callers pass rows in a
+    fixed order (by key) so concurrent writers lock alike.
+    """
+    if not rows:
+        return {}
+    if connection.vendor != "postgresql":
+        objs = [model(**row) for row in rows]
+        if key is None:
+            model.objects.bulk_create(objs, ignore_conflicts=True)
+            return {}
+        return {getattr(obj, key): obj.pk for obj in _insert_returning(model, objs, key)}
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    stamped = {
+        f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    }
+    arrays = []
+    for f in fields:
+        default = now if f.attname in stamped else f.get_default()
+        arrays.append([row.get(f.attname, default) for row in rows])
+    columns = ", ".join(quote(f.column) for f in fields)
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({casts})"
+    with connection.cursor() as cursor:
+        if key is None:
+            cursor.execute(sql + " ON CONFLICT DO NOTHING", arrays)
+            return {}
+        column = quote(model._meta.get_field(key).column)
+        cursor.execute(
+            f"{sql} ON CONFLICT ({column}) DO UPDATE SET {column} = EXCLUDED.{column} RETURNING {column}, "
+            f"{quote(model._meta.pk.column)}",
+            arrays,
+        )
+        return dict(cursor.fetchall())
 
 
 def ensure_products(specs: dict[str, tuple[str, Decimal]]) -> dict[str, Product]:
@@ -68,25 +223,25 @@ def _insert_returning(model, rows: list, key: str) -> list:
     return rows
 
 
-def _customers_for(inputs: Iterable[OrderInput]) -> dict[str, Customer]:
-    """Customers by dedupe key for every input, created in one bulk insert when new."""
-    wanted: dict[str, Customer] = {}
+def _customer_ids_for(inputs: Iterable[OrderInput]) -> dict[str, int]:
+    """Customer ids by dedupe key for every input; the new customers are created in one bulk insert."""
+    wanted: dict[str, dict[str, Any]] = {}
     for data in inputs:
         key = _customer_key(data)
         if key and key not in wanted:
-            wanted[key] = Customer(
-                dedupe_key=key,
-                name=data.buyer_name[:200],
-                phone=normalize_phone(data.buyer_phone or data.receiver_phone),
-                email=normalize_email(data.buyer_email),
-                channel=data.channel,
-                channel_buyer_id=data.buyer_id or "",
-            )
+            wanted[key] = {
+                "dedupe_key": key,
+                "name": data.buyer_name[:200],
+                "phone": normalize_phone(data.buyer_phone or data.receiver_phone),
+                "email": normalize_email(data.buyer_email),
+                "channel_id": getattr(data.channel, "pk", None),
+                "channel_buyer_id": data.buyer_id or "",
+            }
     if not wanted:
         return {}
-    found = {c.dedupe_key: c for c in Customer.objects.filter(dedupe_key__in=wanted)}
-    missing = [c for key, c in sorted(wanted.items()) if key not in found]
-    found.update({c.dedupe_key: c for c in _insert_returning(Customer, missing, "dedupe_key")})
+    found = dict(Customer.objects.filter(dedupe_key__in=wanted).values_list("dedupe_key", "pk"))
+    missing = [row for key, row in sorted(wanted.items()) if key not in found]
+    found.update(insert_rows_on_conflict(Customer, missing, key="dedupe_key"))
     return found
 
 
@@ -136,7 +291,7 @@ def create_orders_bulk(
     now = timezone.now()
     # No savepoint of its own: a caller that recovers from an IntegrityError holds one (channels' upsert does).
     with transaction.atomic(savepoint=False):
-        customers = _customers_for(data for _i, data, _l, _a in valid)
+        customers = _customer_ids_for(data for _i, data, _l, _a in valid)
         by_day: dict = defaultdict(list)
         for item in valid:
             placed_at = item[1].placed_at or now
@@ -155,7 +310,7 @@ def create_orders_bulk(
                     order_type=data.order_type,
                     status=data.status,
                     payment_status=data.payment_status,
-                    customer=customers.get(_customer_key(data)),
+                    customer_id=customers.get(_customer_key(data)),
                     warehouse=data.warehouse,
                     currency=amounts["currency"],
                     subtotal=amounts["subtotal"],
@@ -180,7 +335,7 @@ def create_orders_bulk(
                     paid_at=data.paid_at,
                 )
             )
-        Order.objects.bulk_create(orders)
+        insert_objects(Order, orders)
         line_rows, payments, events, addresses = [], [], [], []
         for order, (index, data, lines, amounts) in zip(orders, valid, strict=True):
             outcome.orders[index] = order
@@ -189,19 +344,19 @@ def create_orders_bulk(
                 line_rows.append(line)
             if amounts["paid_amount"] > 0:
                 payments.append(
-                    Payment(
-                        order=order,
-                        method=payment_method,
-                        amount=amounts["paid_amount"],
-                        currency=order.currency,
-                        transaction_id=payment_reference.format(
+                    {
+                        "order_id": order.pk,
+                        "method": payment_method,
+                        "amount": amounts["paid_amount"],
+                        "currency": order.currency,
+                        "transaction_id": payment_reference.format(
                             external_id=order.external_id, number=order.number
                         )[:128],
-                        paid_at=data.paid_at or order.placed_at,
-                    )
+                        "paid_at": data.paid_at or order.placed_at,
+                    }
                 )
             events.append(
-                event_row(
+                event_values(
                     order.pk,
                     type=event_type,
                     actor=actor,
@@ -214,26 +369,24 @@ def create_orders_bulk(
             )
             if order.customer_id and order.receiver_name and order.street:
                 addresses.append(
-                    CustomerAddress(
-                        customer_id=order.customer_id,
-                        receiver_name=order.receiver_name,
-                        receiver_phone=order.receiver_phone,
-                        province=order.province,
-                        city=order.city,
-                        district=order.district,
-                        street=order.street,
-                        postcode=order.postcode,
-                        use_count=1,
-                        last_used_at=now,
-                    )
+                    {
+                        "customer_id": order.customer_id,
+                        "receiver_name": order.receiver_name,
+                        "receiver_phone": order.receiver_phone,
+                        "province": order.province,
+                        "city": order.city,
+                        "district": order.district,
+                        "street": order.street,
+                        "postcode": order.postcode,
+                        "use_count": 1,
+                        "last_used_at": now,
+                    }
                 )
-        OrderLine.objects.bulk_create(line_rows)
-        if payments:
-            Payment.objects.bulk_create(payments)
-        OrderEvent.objects.bulk_create(events)
-        if addresses:
-            # A known address keeps its use count here (a bulk path does not bump counters).
-            CustomerAddress.objects.bulk_create(addresses, ignore_conflicts=True)
+        insert_objects(OrderLine, line_rows)
+        insert_rows(Payment, payments)
+        insert_rows(OrderEvent, events)
+        # A known address keeps its use count here (a bulk path does not bump counters).
+        insert_rows_on_conflict(CustomerAddress, addresses)
         # The batch twin of create_order's 'order_created': guards now, the rest after commit, once per call.
         hooks.dispatch(
             "orders_created", order_ids=[order.pk for order in orders], actor=actor, event_type=event_type

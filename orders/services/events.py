@@ -26,15 +26,20 @@ def record_event(
 
 def event_row(order_id: int, *, type: str, actor: Actor, message: str = "", **data: Any) -> OrderEvent:
     """An unsaved event for bulk_create paths (imports, syncs, demo data)."""
-    return OrderEvent(
-        order_id=order_id,
-        type=type,
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_label=actor.label[:150],
-        message=str(message),
-        data=jsonable(data),
-    )
+    return OrderEvent(**event_values(order_id, type=type, actor=actor, message=message, **data))
+
+
+def event_values(order_id: int, *, type: str, actor: Actor, message: str = "", **data: Any) -> dict[str, Any]:
+    """The fields of an event as a dict, for writers that insert rows without model instances (sync pages)."""
+    return {
+        "order_id": order_id,
+        "type": type,
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_label": actor.label[:150],
+        "message": str(message),
+        "data": jsonable(data),
+    }
 
 
 def jsonable(value: Any) -> Any:
