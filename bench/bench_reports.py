@@ -178,8 +178,8 @@ def generate(count: int, customers: int, today: dt.date) -> None:
             """,
             [],
         )
-        # The reports' indexes and planner statistics come with migrate (orders migration 0006); this fills
-        # the statistics and the visibility map that index-only scans rely on.
+        # The reports' indexes and planner statistics come with migrate (orders migration 0006, reports
+        # migration 0002); this fills the statistics and the visibility map that index-only scans rely on.
         cursor.execute("VACUUM ANALYZE")
 
 

@@ -15,6 +15,7 @@ from reports.queries import (
     grouped_with_totals,
     money_sum,
     percentile,
+    prefer_covering_indexes,
     ratio,
 )
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
@@ -47,6 +48,7 @@ def channel_aggregates(medians: bool = False) -> dict:
 def query(params: ReportParams) -> dict[str, SectionData]:
     """One row per channel (orders without a channel form their own row) and the database totals, from one
     query; a channel's share is its revenue ÷ the totals' revenue."""
+    prefer_covering_indexes()
     rows, totals = grouped_with_totals(
         orders_in_range(params),
         ["channel_id"],

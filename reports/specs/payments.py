@@ -17,6 +17,7 @@ from reports.queries import (
     bucket_counts,
     grouped_with_totals,
     percentile,
+    prefer_covering_indexes,
 )
 from reports.registry import Chart, Column, ReportSpec, SectionData, SectionSpec, register
 from reports.specs.base import orders_in_range, related_in_range
@@ -91,6 +92,7 @@ def shipment_to_settlement(params: ReportParams) -> SectionData:
 
 def query(params: ReportParams) -> dict[str, SectionData]:
     """Both cycles."""
+    prefer_covering_indexes()
     return {"payment": order_to_payment(params), "settlement": shipment_to_settlement(params)}
 
 

@@ -15,6 +15,7 @@ from reports.queries import (
     bucket_starts,
     grouped_with_totals,
     money_sum,
+    prefer_covering_indexes,
     ratio,
     trunc_local,
 )
@@ -87,6 +88,7 @@ def _change(current, previous) -> float | None:
 
 def query(params: ReportParams) -> dict[str, SectionData]:
     """Buckets of the range with the aligned buckets of the comparison range, and database totals."""
+    prefer_covering_indexes()
     grain = params.options.get("grain") or "day"
     prev_from, prev_to = compare_range(params)
     previous_params = ReportParams(prev_from, prev_to, params.channels, params.warehouses, params.options)
