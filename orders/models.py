@@ -773,7 +773,7 @@ class ImportJob(models.Model):
 
 
 class ExportJob(models.Model):
-    """A large export written by a task (write-only openpyxl or csv, constant memory) with its download."""
+    """A large export written by a task (XlsxWriter constant-memory .xlsx or csv) with its download."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,8 @@ DATE_FIELDS = ("placed_at", "paid_at", "shipped_at", "completed_at")
 AMOUNT_FIELDS = ("unit_price", "line_total", "subtotal", "discount", "shipping_fee", "total", "paid_amount",
                  "refund_amount")  # fmt: skip
 ADDRESS_FIELDS = ("province", "city", "district", "street", "postcode")
+_NOT_MERGED = LINE_FIELDS | {"external_order_id", "channel", "status_label"}
+"""Row values that are not order-level fields (line fields, the grouping keys, the status as written)."""
 
 
 @dataclass
@@ -200,6 +203,109 @@ class _Row:
     failed: set[str]
 
 
+_Contribution = tuple[tuple[str, Any], ...]
+"""What one cell adds to its row's values: (field, value) pairs; empty for a blank cell."""
+CACHE_SAMPLE_ROWS = 2000
+"""Parse results are cached per column, unless this many first values of the column are nearly all distinct
+(order numbers, timestamps, order totals)."""
+
+
+def _contribution(
+    name: str, columns: dict[str, int], profile: ImportProfileSpec, tz: tzinfo
+) -> Callable[[Any], _Contribution]:
+    """The function that reads one cell of field ``name`` (raising ``ValueParseError``)."""
+    if name in DATE_FIELDS:
+        day_first = profile.day_first
+
+        def parse(cell: Any) -> Any:
+            return parse_datetime(cell, day_first=day_first, tz=tz)
+
+    else:
+        parse = _PARSERS[name]
+
+    def contribute(cell: Any) -> _Contribution:
+        if cell.__class__ is datetime and name in DATE_FIELDS:  # a real date cell: only the zone to add
+            return ((name, cell.replace(tzinfo=tz) if cell.tzinfo is None else cell.astimezone(tz)),)
+        if is_blank(cell):
+            return ()
+        value = parse(cell)
+        if name == "full_address":
+            return tuple(
+                (part, getattr(value, part))
+                for part in ADDRESS_FIELDS
+                if getattr(value, part) and part not in columns
+            )
+        if value is None or value == "":
+            return ()
+        if name == "status":
+            return ((name, value), ("status_label", parse_text(cell)))
+        return ((name, value),)
+
+    return contribute
+
+
+class _Failed:
+    """A cell its column's parser refused (the error is recorded once the column is read)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: ValueParseError) -> None:
+        self.error = error
+
+
+def _read_column(cells: list[Any], contribute: Callable[[Any], _Contribution]) -> list[Any]:
+    """Every cell of one column read by ``contribute``: a contribution, or ``_Failed``. The same value is
+    read once while values repeat (a channel, a status, a price, a buyer's phone): parsing is pure."""
+
+    def read(cell: Any) -> Any:
+        try:
+            return contribute(cell)
+        except ValueParseError as exc:
+            return _Failed(exc)
+
+    # bool, int and float can be equal (True == 1 == 1.0) but read differently: keys carry the type
+    keys = [cell if cell.__class__ is str else (cell.__class__, cell) for cell in cells]
+    sample = keys[:CACHE_SAMPLE_ROWS]
+    if len(set(sample)) >= len(sample) * 0.9 and len(sample) == CACHE_SAMPLE_ROWS:
+        return [read(cell) for cell in cells]  # nearly all distinct (order numbers, timestamps)
+    cache: dict[Any, Any] = {}
+    found = []
+    for key, cell in zip(keys, cells, strict=True):
+        parts = cache.get(key)
+        if parts is None:
+            parts = cache[key] = read(cell)
+        found.append(parts)
+    return found
+
+
+def _parse_rows(
+    table: Table,
+    columns: dict[str, int],
+    profile: ImportProfileSpec,
+    tz: tzinfo,
+    errors: _Collector,
+) -> list[_Row]:
+    """Parse every cell, a column at a time, and collect each row's values and failed fields."""
+    numbers = table.row_numbers
+    failed: dict[int, set[str]] = {}
+    read_columns = []
+    for name, index in columns.items():
+        cells = [cells[index] for cells in table.rows]
+        read = _read_column(cells, _contribution(name, columns, profile, tz))
+        for position, parts in enumerate(read):
+            if parts.__class__ is _Failed:
+                exc = parts.error
+                errors.add(numbers[position], table.headers[index], cells[position], exc.message, exc.code)
+                failed.setdefault(position, set()).add(name)
+                read[position] = ()
+        read_columns.append(read)
+    by_row = zip(*read_columns, strict=True) if read_columns else ((),) * len(numbers)
+    return [
+        _Row(number, dict(chain.from_iterable(parts)), failed.get(position) or set())
+        for position, (number, parts) in enumerate(zip(numbers, by_row, strict=True))
+    ]
+
+
 def build_import_plan(
     table: Table,
     *,
@@ -241,10 +347,7 @@ def build_import_plan(
         return plan
 
     columns = {name: index for index, name in enumerate(match.fields) if name is not None}
-    parsed_rows = [
-        _parse_row(number, cells, columns, table.headers, profile, tz, errors)
-        for number, cells in zip(table.row_numbers, table.rows, strict=True)
-    ]
+    parsed_rows = _parse_rows(table, columns, profile, tz, errors)
     groups: dict[tuple[str, str], list[_Row]] = {}
     for row in parsed_rows:
         order_id = row.values.get("external_order_id")
@@ -261,41 +364,6 @@ def build_import_plan(
             plan.orders.append(order)
     plan.errors = sorted(errors.errors, key=lambda e: (e.row is not None, e.row or 0, e.column or ""))
     return plan
-
-
-def _parse_row(
-    number: int,
-    cells: list[Any],
-    columns: dict[str, int],
-    headers: list[str],
-    profile: ImportProfileSpec,
-    tz: tzinfo,
-    errors: _Collector,
-) -> _Row:
-    values: dict[str, Any] = {}
-    failed: set[str] = set()
-    for name, index in columns.items():
-        cell = cells[index]
-        if is_blank(cell):
-            continue
-        try:
-            if name in DATE_FIELDS:
-                value = parse_datetime(cell, day_first=profile.day_first, tz=tz)
-            else:
-                value = _PARSERS[name](cell)
-        except ValueParseError as exc:
-            errors.add(number, headers[index], cell, exc.message, exc.code)
-            failed.add(name)
-            continue
-        if name == "full_address":
-            for part in ADDRESS_FIELDS:
-                if getattr(value, part) and part not in columns:
-                    values[part] = getattr(value, part)
-        elif value not in (None, ""):
-            values[name] = value
-            if name == "status":
-                values["status_label"] = parse_text(cell)
-    return _Row(number, values, failed)
 
 
 def _assemble(
@@ -323,36 +391,40 @@ def _assemble(
     merged: dict[str, Any] = {}
     where: dict[str, int] = {}
     reported: set[tuple[str, Any]] = set()
-    for row in rows:
-        for name, value in row.values.items():
-            if name in LINE_FIELDS or name in ("external_order_id", "channel", "status_label"):
-                continue
-            if name not in merged:
-                merged[name], where[name] = value, row.number
-            elif name in DATE_FIELDS and abs(merged[name] - value) <= SAME_MOMENT:
-                if value < merged[name]:  # lines stamped a minute apart: keep the earliest
+    if len(rows) == 1:  # most orders: nothing to agree on
+        merged = {name: value for name, value in rows[0].values.items() if name not in _NOT_MERGED}
+        where = dict.fromkeys(merged, first)
+    else:
+        for row in rows:
+            for name, value in row.values.items():
+                if name in _NOT_MERGED:
+                    continue
+                if name not in merged:
                     merged[name], where[name] = value, row.number
-            elif merged[name] != value:
-                label = column(name) or FIELD_LABELS.get(name, name)
-                pairs = [(row.number, value, merged[name], where[name])]
-                if (name, value) not in reported:  # the first row: once per distinct other value
-                    reported.add((name, value))
-                    pairs.append((where[name], merged[name], value, row.number))
-                for this_row, this_value, other_value, other_row in pairs:
-                    errors.add(
-                        this_row,
-                        label,
-                        _shown(this_value),
-                        f"order {order_id} has conflicting values '{_shown(this_value)}' (row {this_row}) "
-                        f"and '{_shown(other_value)}' (row {other_row})",
-                        "conflicting_values",
-                    )
+                elif name in DATE_FIELDS and abs(merged[name] - value) <= SAME_MOMENT:
+                    if value < merged[name]:  # lines stamped a minute apart: keep the earliest
+                        merged[name], where[name] = value, row.number
+                elif merged[name] != value:
+                    label = column(name) or FIELD_LABELS.get(name, name)
+                    pairs = [(row.number, value, merged[name], where[name])]
+                    if (name, value) not in reported:  # the first row: once per distinct other value
+                        reported.add((name, value))
+                        pairs.append((where[name], merged[name], value, row.number))
+                    for this_row, this_value, other_value, other_row in pairs:
+                        errors.add(
+                            this_row,
+                            label,
+                            _shown(this_value),
+                            f"order {order_id} has conflicting values '{_shown(this_value)}' (row {this_row}) "
+                            f"and '{_shown(other_value)}' (row {other_row})",
+                            "conflicting_values",
+                        )
 
     lines = []
     for row in rows:
-        line_values = {k: v for k, v in row.values.items() if k in LINE_FIELDS}
-        if row.failed & LINE_FIELDS:
+        if row.failed and row.failed & LINE_FIELDS:
             continue  # already reported
+        line_values = {k: v for k, v in row.values.items() if k in LINE_FIELDS}
         if not line_values:
             continue
         line = _line(row.number, line_values, column, errors)
@@ -378,7 +450,7 @@ def _assemble(
             errors.add(where[name], column(name), _shown(value), f"'{value}' is negative", "negative_amount")
 
     subtotal = merged.get("subtotal")
-    if subtotal is None and lines and all(line.line_total is not None for line in lines):
+    if subtotal is None and lines and None not in [line.line_total for line in lines]:
         subtotal = sum((line.line_total for line in lines), ZERO)  # type: ignore[misc]
     discount = merged.get("discount", ZERO)
     shipping = merged.get("shipping_fee", ZERO)

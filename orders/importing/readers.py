@@ -356,7 +356,8 @@ def _build_table(
             code="no_header",
         )
     width = max(len(row) for row in raw)
-    grid = [list(row) + [None] * (width - len(row)) for row in raw]
+    # The rows are the caller's fresh lists: padded (and, for merged cells, filled) in place of a copy.
+    grid = [row if len(row) == width else row + [None] * (width - len(row)) for row in raw]
     _fill_merged_data(grid, merged, header_index)
     header_cells = [_cell_text(c) for c in grid[header_index]]
     # Columns of a merged header: the merge ranges, else an empty header cell right after a filled one.
@@ -367,7 +368,7 @@ def _build_table(
         if r0 <= header_index <= r1 and c1 > c0:
             for col in range(c0 + 1, min(c1, width - 1) + 1):
                 covered[col] = c0
-    data_rows = [i for i in range(header_index + 1, len(grid)) if any(not is_blank(c) for c in grid[i])]
+    data_rows = [i for i in range(header_index + 1, len(grid)) if _has_data(grid[i])]
     for col in range(width):
         has_data = any(not is_blank(grid[i][col]) for i in data_rows)
         if col in covered or (not header_cells[col] and groups and header_cells[groups[-1][0]]):
@@ -386,9 +387,16 @@ def _build_table(
             merged_names.append(label)
     rows: list[list[Any]] = []
     row_numbers: list[int] = []
-    for i in data_rows:
-        rows.append([_join([grid[i][c] for c in group]) for group in groups])
-        row_numbers.append(numbers[i])
+    if all(len(group) == 1 for group in groups):  # no merged header: the cells as they are
+        kept = [group[0] for group in groups]
+        whole = kept == list(range(width))
+        for i in data_rows:
+            rows.append(grid[i] if whole else [grid[i][c] for c in kept])
+            row_numbers.append(numbers[i])
+    else:
+        for i in data_rows:
+            rows.append([_join([grid[i][c] for c in group]) for group in groups])
+            row_numbers.append(numbers[i])
     if not rows:
         raise FileRefused(f"{name}: has a header row but no data rows", code="no_data")
     totals_row = None
@@ -411,6 +419,14 @@ def _build_table(
         totals_row_number=totals_row,
         merged_headers=merged_names,
     )
+
+
+def _has_data(row: list[Any]) -> bool:
+    """Whether any cell of ``row`` is filled (most rows: the first cell already is)."""
+    first = row[0] if row else None
+    if first is not None and (first.__class__ is not str or first[:1].isalnum()):
+        return True
+    return any(not is_blank(c) for c in row)
 
 
 def _fill_merged_data(

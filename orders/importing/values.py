@@ -61,8 +61,19 @@ def _refuse_formula(text: str, original: object) -> None:
         )
 
 
+_PLAIN_EDGES = tuple(_BLANK_CHARS)
+_PLAIN_STARTS = (*_PLAIN_EDGES, "=", "'")
+
+
+def _plain(text: str) -> bool:
+    """Text with nothing to trim, unwrap or refuse (most cells): parsers return it as it is."""
+    return bool(text) and not text.startswith(_PLAIN_STARTS) and not text.endswith(_PLAIN_EDGES)
+
+
 def parse_text(value: object) -> str:
     """Trim a text cell, unwrap ``="…"`` and a leading ``'``; refuse formulas; ``""`` for a blank cell."""
+    if value.__class__ is str and _plain(value):  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -119,6 +130,8 @@ def _prepare(value: object) -> str:
     text = str(value)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
+    elif _plain(text):
+        return text
     text = _strip(text)
     _refuse_formula(text, value)
     return _unwrap(text)

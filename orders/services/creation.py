@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -22,7 +24,7 @@ from orders.services.customers import find_or_create_customer, normalize_phone, 
 from orders.services.events import record_event
 
 
-@dataclass
+@dataclass(slots=True)
 class LineInput:
     """One requested order line. `unit_price` defaults to the product's list price."""
 
@@ -34,7 +36,7 @@ class LineInput:
     external_line_id: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderInput:
     """Everything needed to create an order; amounts are checked to add up."""
 
@@ -91,6 +93,19 @@ def reserve_order_numbers(day: dt.date, count: int = 1) -> list[str]:
     return [format_order_number(day, n) for n in range(last - count + 1, last + 1)]
 
 
+def reserve_order_numbers_by_day(days: Sequence[dt.date]) -> list[str]:
+    """One order number for each entry of ``days``, in order: a bulk import spanning a year of order dates
+    allocates them in one statement on PostgreSQL, not one per day."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval('orders_order_number_seq') FROM generate_series(1, %s)", [len(days)]
+            )
+            return [format_order_number(day, n) for day, (n,) in zip(days, cursor.fetchall(), strict=True)]
+    numbers = {day: iter(reserve_order_numbers(day, count)) for day, count in Counter(days).items()}
+    return [next(numbers[day]) for day in days]
+
+
 def restart_order_numbers() -> None:
     """Start numbering from 1 again when no order exists yet (fresh or emptied database: demo data, tests).
 
@@ -101,14 +116,46 @@ def restart_order_numbers() -> None:
             cursor.execute("SELECT setval('orders_order_number_seq', 1, false)")
 
 
-@dataclass
+@dataclass(slots=True)
+class ValidatedLine:
+    """One checked line: its product and cent amounts, ready to be written (plain data, not a model)."""
+
+    product: Product
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    total: Decimal
+    external_line_id: str
+
+    def as_model(self) -> OrderLine:
+        """An unsaved OrderLine with these values (create_order; the bulk path writes rows directly)."""
+        return OrderLine(
+            product=self.product,
+            sku=self.sku,
+            name=self.name,
+            quantity=self.quantity,
+            unit_price=self.unit_price,
+            discount=self.discount,
+            total=self.total,
+            external_line_id=self.external_line_id,
+        )
+
+
+@dataclass(slots=True)
 class ValidatedOrder:
-    """An OrderInput that passed every check: unsaved lines and amounts that add up."""
+    """An OrderInput that passed every check: its lines and amounts that add up."""
 
     currency: str
-    lines: list[OrderLine]
+    lines: list[ValidatedLine]
     amounts: dict[str, Decimal]
     """subtotal, discount, shipping_fee, tax, paid_amount and total."""
+
+
+_INITIAL_STATUSES = frozenset(OrderStatus.values) - {OrderStatus.ON_HOLD}
+_ORDER_TYPES = frozenset(OrderType.values)
+_ORDER_AMOUNTS = ("discount", "shipping_fee", "tax", "paid_amount")
 
 
 def validate_order_input(data: OrderInput, products: dict[str, Product] | None = None) -> ValidatedOrder:
@@ -125,11 +172,11 @@ def validate_order_input(data: OrderInput, products: dict[str, Product] | None =
             code="currency_mismatch",
             field="currency",
         )
-    if data.status not in OrderStatus.values or data.status == OrderStatus.ON_HOLD:
+    if data.status not in _INITIAL_STATUSES:
         raise ValidationFailed(
             _("invalid initial status '%(s)s'") % {"s": data.status}, code="invalid_choice", field="status"
         )
-    if data.order_type not in OrderType.values:
+    if data.order_type not in _ORDER_TYPES:
         raise ValidationFailed(
             _("unknown order type '%(t)s'") % {"t": data.order_type},
             code="invalid_choice",
@@ -139,54 +186,57 @@ def validate_order_input(data: OrderInput, products: dict[str, Product] | None =
         raise ValidationFailed(_("an order needs at least one line"), code="required", field="lines")
     if products is None:
         products = {p.sku: p for p in Product.objects.filter(sku__in={line.sku for line in data.lines})}
-    lines: list[OrderLine] = []
+    lines: list[ValidatedLine] = []
+    subtotal = ZERO
     for index, line in enumerate(data.lines, start=1):
-        where = f"lines[{index}]"
         product = products.get(line.sku)
         if product is None:
             raise NotFound(
                 _("line %(n)s: unknown SKU '%(sku)s'") % {"n": index, "sku": line.sku},
                 code="unknown_sku",
-                field=f"{where}.sku",
+                field=f"lines[{index}].sku",
             )
-        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+        quantity = line.quantity
+        whole = type(quantity) is int or (isinstance(quantity, int) and not isinstance(quantity, bool))
+        if not whole or quantity <= 0:
             raise ValidationFailed(
                 _("line %(n)s: quantity must be a positive whole number, got %(q)s")
                 % {"n": index, "q": line.quantity},
                 code="invalid_quantity",
-                field=f"{where}.quantity",
+                field=f"lines[{index}].quantity",
             )
         unit_price = to_money(
-            product.price if line.unit_price is None else line.unit_price, field=f"{where}.unit_price"
+            product.price if line.unit_price is None else line.unit_price, field=f"lines[{index}].unit_price"
         )
-        discount = to_money(line.discount, field=f"{where}.discount")
+        discount = to_money(line.discount, field=f"lines[{index}].discount")
         if unit_price < 0 or discount < 0:
             raise ValidationFailed(
                 _("line %(n)s: prices and discounts cannot be negative") % {"n": index},
                 code="negative_amount",
-                field=f"{where}.unit_price" if unit_price < 0 else f"{where}.discount",
+                field=f"lines[{index}].unit_price" if unit_price < 0 else f"lines[{index}].discount",
             )
-        total = unit_price * line.quantity - discount
+        total = unit_price * quantity - discount
         if total < 0:
             raise ValidationFailed(
                 _("line %(n)s: discount %(d)s exceeds the line amount") % {"n": index, "d": discount},
                 code="amounts_mismatch",
-                field=f"{where}.discount",
+                field=f"lines[{index}].discount",
             )
+        subtotal += total
         lines.append(
-            OrderLine(
-                product=product,
-                sku=product.sku,
-                name=(line.name or product.name)[:200],
-                quantity=line.quantity,
-                unit_price=unit_price,
-                discount=discount,
-                total=total,
-                external_line_id=line.external_line_id,
+            ValidatedLine(
+                product,
+                product.sku,
+                (line.name or product.name)[:200],
+                quantity,
+                unit_price,
+                discount,
+                total,
+                line.external_line_id,
             )
         )
-    amounts = {"subtotal": sum((line.total for line in lines), ZERO)}
-    for name in ("discount", "shipping_fee", "tax", "paid_amount"):
+    amounts = {"subtotal": subtotal}
+    for name in _ORDER_AMOUNTS:
         amounts[name] = to_money(getattr(data, name), field=name)
         if amounts[name] < 0:
             raise ValidationFailed(
@@ -287,9 +337,10 @@ def create_order(data: OrderInput, *, actor: Actor, event_type: str = EventType.
                     field="external_id",
                 )
             raise
-        for line in checked.lines:
+        lines = [line.as_model() for line in checked.lines]
+        for line in lines:
             line.order = order
-        OrderLine.objects.bulk_create(checked.lines)
+        OrderLine.objects.bulk_create(lines)
         if customer and order.receiver_name and order.street:
             remember_address(
                 customer,
