@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from orders.models import Order
 from reports.forms import CustomerForm, GrainForm, ReportParams
 from reports.queries import (
+    NOT_SALES,
     SALES,
     HoursBetween,
     bucket_starts,
@@ -144,51 +145,55 @@ PERIOD_TABLE = "report_customer_period"
 
 
 def _figures_postgres(params: ReportParams, grain: str, limit: int):
-    """The same figures from one pass over every sales order of every customer, in (customer, time) order
-    from the index order_customer_sales_placed (orders migration 0006).
+    """The same figures from one pass over the period's sales orders, in (customer, time) order from the index
+    order_customer_sales_placed (orders migration 0006), into a temporary table of one row per customer and
+    one per time bucket (GROUPING SETS); the sections then aggregate its rows.
 
     An order is new when no sales order of its customer is earlier, i.e. when it is placed at the customer's
-    first sales order time ever (ties are all new, as with the EXISTS test elsewhere). The pass computes that
-    first time per customer with a window over the index order (no sort, no probe per order), and groups by
-    customer and by time bucket at once (GROUPING SETS) into a temporary table; the sections then aggregate
-    its ~one row per customer.
+    first sales order time ever (ties are all new, as with the EXISTS test elsewhere). The pass takes the first
+    time in the period over all the customer's sales orders (channel and warehouse filters apply to the
+    figures, not to that time) with a window over the index order; it is the first time ever unless the
+    customer has a sales order before the period, which one probe per customer (an anti-join) rules out when
+    the new orders are summed. Orders before the period are never read in bulk.
     """
     start, end = date_bounds(params.date_from, params.date_to)
-    in_period = Q(placed_at__gte=start, placed_at__lt=end)
+    in_filters = Q()
     if params.channels:
-        in_period &= Q(channel__in=params.channels)
+        in_filters &= Q(channel__in=params.channels)
     if params.warehouses:
-        in_period &= Q(warehouse__in=params.warehouses)
+        in_filters &= Q(warehouse__in=params.warehouses)
     stream = (
-        Order.objects.filter(SALES, customer__isnull=False)
+        Order.objects.filter(SALES, customer__isnull=False, placed_at__gte=start, placed_at__lt=end)
         .order_by()
         .annotate(
-            in_period=ExpressionWrapper(in_period, output_field=BooleanField()),
+            in_filters=ExpressionWrapper(in_filters, output_field=BooleanField())
+            if in_filters
+            else Value(True, output_field=BooleanField()),
             bucket=trunc_local("placed_at", grain),
-            first_ever=Window(Min("placed_at"), partition_by=[F("customer_id")]),
+            first_in_period=Window(Min("placed_at"), partition_by=[F("customer_id")]),
         )
-        .values("customer_id", "placed_at", "total", "in_period", "bucket", "first_ever")
+        .values("customer_id", "placed_at", "total", "in_filters", "bucket", "first_in_period")
     )
     stream_sql, stream_params = stream.query.sql_with_params()
-    new = "in_period AND placed_at = first_ever"
+    new = "in_filters AND placed_at = first_in_period"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {PERIOD_TABLE}")
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {PERIOD_TABLE} ON COMMIT DROP AS
             SELECT GROUPING(customer_id) = 1 AS is_bucket, customer_id, bucket,
-                   COUNT(*) FILTER (WHERE in_period) AS orders,
-                   COALESCE(SUM(total) FILTER (WHERE in_period), 0) AS revenue,
-                   MIN(placed_at) FILTER (WHERE in_period) AS first_order,
-                   MAX(placed_at) FILTER (WHERE in_period) AS last_order,
-                   (date_part('epoch', %s::timestamptz - MAX(placed_at) FILTER (WHERE in_period)) / 3600.0) / 24.0
+                   COUNT(*) FILTER (WHERE in_filters) AS orders,
+                   COALESCE(SUM(total) FILTER (WHERE in_filters), 0) AS revenue,
+                   MIN(placed_at) FILTER (WHERE in_filters) AS first_order,
+                   MAX(placed_at) FILTER (WHERE in_filters) AS last_order,
+                   (date_part('epoch', %s::timestamptz - MAX(placed_at) FILTER (WHERE in_filters)) / 3600.0) / 24.0
                        AS recency,
                    COUNT(*) FILTER (WHERE {new}) AS new_orders,
                    COALESCE(SUM(total) FILTER (WHERE {new}), 0) AS new_revenue,
                    MIN(bucket) FILTER (WHERE {new}) AS new_bucket
             FROM ({stream_sql}) customer_orders
             GROUP BY GROUPING SETS ((customer_id), (bucket))
-            HAVING COUNT(*) FILTER (WHERE in_period) > 0
+            HAVING COUNT(*) FILTER (WHERE in_filters) > 0
             """,
             [end, *stream_params],
         )
@@ -203,6 +208,7 @@ def _figures_postgres(params: ReportParams, grain: str, limit: int):
         names = ["customer_id", "orders", "revenue", "aov", "first_order", "last_order"]
         top = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         rfm, top_totals = _rfm_postgres(cursor, *_thresholds(params))
+        not_sales = ", ".join(["%s"] * len(NOT_SALES))
         cursor.execute(
             f"""
             SELECT b.bucket::date, COALESCE(n.orders, 0), COALESCE(n.revenue, 0), b.orders - COALESCE(n.orders, 0),
@@ -210,10 +216,16 @@ def _figures_postgres(params: ReportParams, grain: str, limit: int):
             FROM {PERIOD_TABLE} b
             LEFT JOIN (
                 SELECT new_bucket, SUM(new_orders) AS orders, SUM(new_revenue) AS revenue
-                FROM {PERIOD_TABLE} WHERE NOT is_bucket AND new_orders > 0 GROUP BY new_bucket
+                FROM {PERIOD_TABLE} c
+                WHERE NOT is_bucket AND new_orders > 0 AND NOT EXISTS (
+                    SELECT 1 FROM orders_order o
+                    WHERE o.customer_id = c.customer_id AND o.placed_at < %s AND o.status NOT IN ({not_sales})
+                )
+                GROUP BY new_bucket
             ) n ON n.new_bucket = b.bucket
             WHERE b.is_bucket
-            """
+            """,
+            [start, *(status.value for status in NOT_SALES)],
         )
         cells = []
         for bucket, new_orders, new_revenue, returning_orders, returning_revenue in cursor.fetchall():
