@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from channels.adapters.errors import MalformedResponse
 
@@ -33,6 +34,11 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         raise MalformedResponse(f"{field}: {value!r} is not an amount")
     if isinstance(value, float):
         value = repr(value)
+    if type(value) is str:  # most amounts, and few distinct ones ("99.00", "0.00"): converted once
+        amount = _cents_from_text(value)
+        if amount is None:
+            raise MalformedResponse(f"{field}: {value!r} is not an amount")
+        return amount
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -40,6 +46,16 @@ def to_decimal(value: object, *, field: str) -> Decimal:
     if not amount.is_finite():
         raise MalformedResponse(f"{field}: {value!r} is not an amount")
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@lru_cache(maxsize=4096)
+def _cents_from_text(text: str) -> Decimal | None:
+    """A money string as a cent-quantized Decimal (immutable, so shared safely); None if it is not one."""
+    try:
+        amount = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP) if amount.is_finite() else None
 
 
 def fen_to_decimal(value: object, *, field: str) -> Decimal:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,8 +31,8 @@ from oms.actors import Actor
 from oms.errors import OMSError
 from orders.choices import EventType, ExceptionReason
 from orders.services import create_order, flag_exception, record_payment
-from orders.services.bulk import create_orders_bulk, ensure_products, insert_objects
-from orders.services.events import jsonable
+from orders.services.bulk import EncodedJSON, create_orders_bulk, ensure_products, insert_rows
+from orders.services.events import json_default, jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,32 @@ class UpsertResult:
 
 def payload_hash(raw: Any) -> str:
     """A stable hash of a raw payload (sorted keys, Decimals as text) to detect unchanged orders."""
-    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return encoded_payload(raw).text_hash
+
+
+class _EncodedPayload(EncodedJSON):
+    """A raw payload encoded once: its canonical JSON text (stored as is) and that text's SHA-256."""
+
+    __slots__ = ("text_hash",)
+
+
+def encoded_payload(raw: Any) -> _EncodedPayload:
+    """The payload's canonical JSON (sorted keys, compact, non-ASCII as is, Decimals as text) and its hash; the
+    same text is what the channel order stores, so a page encodes each payload once.
+
+    orjson writes exactly what `json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"))` writes
+    for parsed JSON (pinned by a test), several times faster; what it refuses (an integer beyond 64 bits) goes
+    through the standard library.
+    """
+    try:
+        data = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=json_default)
+    except TypeError:
+        data = json.dumps(
+            raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=json_default
+        ).encode()
+    encoded = _EncodedPayload(raw, data.decode())
+    encoded.text_hash = hashlib.sha256(data).hexdigest()
+    return encoded
 
 
 def _latest_per_id(orders: list[Any]) -> list[Any]:
@@ -91,17 +116,17 @@ def upsert_orders(channel: Any, orders: list[Any], *, mapping: ChannelMapping, a
             .filter(channel=channel, external_id__in=[o.external_id for o in orders])
             .order_by("pk")
         }
-        to_create: list[tuple[Any, str, ChannelOrder | None]] = []
+        to_create: list[tuple[Any, _EncodedPayload, ChannelOrder | None]] = []
         to_update: list[tuple[Any, str, ChannelOrder]] = []
         for platform_order in orders:
-            digest = payload_hash(platform_order.raw)
+            encoded = encoded_payload(platform_order.raw)
             known = existing.get(platform_order.external_id)
             if known is None or known.order_id is None:
-                to_create.append((platform_order, digest, known))
-            elif known.payload_hash == digest or _is_stale(platform_order, known):
+                to_create.append((platform_order, encoded, known))
+            elif known.payload_hash == encoded.text_hash or _is_stale(platform_order, known):
                 result.unchanged += 1
             else:
-                to_update.append((platform_order, digest, known))
+                to_update.append((platform_order, encoded.text_hash, known))
         if to_create:
             _create(channel, to_create, mapping=mapping, actor=actor, now=now, result=result)
         updated = [
@@ -124,17 +149,15 @@ def _is_stale(platform_order: Any, known: ChannelOrder) -> bool:
     )
 
 
-def _channel_order(
-    channel: Any, platform_order: Any, digest: str, now, known: ChannelOrder | None
-) -> ChannelOrder:
-    row = known or ChannelOrder(channel=channel, external_id=platform_order.external_id)
-    row.raw = platform_order.raw  # JSON-safe when written: `insert_objects` or `_save_rows`
-    row.payload_hash = digest
-    row.platform_status = platform_order.platform_status[:64]
-    row.platform_updated_at = platform_order.updated_at
-    row.synced_at = now
-    row.last_error = ""
-    return row
+def _channel_order(platform_order: Any, digest: str, now, known: ChannelOrder) -> ChannelOrder:
+    """`known` with the platform's new payload (saved by the caller, made JSON-safe by `_save_rows`)."""
+    known.raw = platform_order.raw
+    known.payload_hash = digest
+    known.platform_status = platform_order.platform_status[:64]
+    known.platform_updated_at = platform_order.updated_at
+    known.synced_at = now
+    known.last_error = ""
+    return known
 
 
 def _save_rows(rows: list[ChannelOrder], fields: list[str]) -> None:
@@ -145,22 +168,35 @@ def _save_rows(rows: list[ChannelOrder], fields: list[str]) -> None:
 
 
 def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, result: UpsertResult) -> None:
-    """Map and bulk-create new orders; failures keep their raw payload with the reason."""
-    mapped: list[tuple[Any, ChannelOrder, MappedOrder]] = []
-    save_rows: list[ChannelOrder] = []
-    for platform_order, digest, known in items:
-        row = _channel_order(channel, platform_order, digest, now, known)
+    """Map and bulk-create new orders; failures keep their raw payload with the reason.
+
+    A channel order seen for the first time is written as a plain row (one COPY per page); one refused on an
+    earlier sync (`known`) is updated in place.
+    """
+    mapped: list[tuple[Any, dict[str, Any], MappedOrder]] = []
+    refused: list[dict[str, Any]] = []
+    known_by_id = {known.external_id: known for _po, _enc, known in items if known is not None}
+    for platform_order, encoded, _known in items:
+        row = {
+            "channel_id": channel.pk,
+            "external_id": platform_order.external_id,
+            "order_id": None,
+            "raw": encoded,
+            "payload_hash": encoded.text_hash,
+            "platform_status": platform_order.platform_status[:64],
+            "platform_updated_at": platform_order.updated_at,
+            "synced_at": now,
+            "last_error": "",
+        }
         try:
             mapped.append((platform_order, row, map_order(platform_order, channel=channel, mapping=mapping)))
         except OMSError as exc:
-            row.last_error = f"{exc.code}: {exc.message}"
-            save_rows.append(row)
-            result.failed += 1
-            result.error(platform_order.external_id, exc.code, exc.message)
+            _refuse(row, platform_order, exc, refused, result)
     specs: dict[str, tuple[str, Decimal]] = {}
     for _po, _row, item in mapped:
         for line in item.data.lines:
-            specs.setdefault(line.sku, (line.name, Decimal(str(line.unit_price or 0))))
+            if line.sku not in specs:
+                specs[line.sku] = (line.name, Decimal(str(line.unit_price or 0)))
     products = ensure_products(specs)
     inputs = [item.data for *_rest, item in mapped]
     created: dict[int, Any] = {}
@@ -178,7 +214,7 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
     except IntegrityError:
         # Someone (a webhook, another node) created one of these orders meanwhile: go one by one.
         created, errors = _create_one_by_one(channel, mapped, actor=actor)
-    new_rows: list[ChannelOrder] = []
+    rows: list[dict[str, Any]] = []
     for index, (platform_order, row, item) in enumerate(mapped):
         order = created.get(index)
         if order is None:
@@ -186,24 +222,36 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
             if exc is None:  # created meanwhile by someone else: it is an update now
                 result.unchanged += 1
                 continue
-            row.last_error = f"{exc.code}: {exc.message}"
-            result.failed += 1
-            result.error(platform_order.external_id, exc.code, exc.message)
-            save_rows.append(row)
+            _refuse(row, platform_order, exc, refused, result)
             continue
-        row.order = order
+        row["order_id"] = order.pk
         result.created += 1
         if item.anomalies:
             flag_exception(
                 order, reason=ExceptionReason.AMOUNT_ANOMALY, detail="; ".join(item.anomalies), actor=actor
             )
-        (save_rows if row.pk else new_rows).append(row)
-    new_rows += [row for row in save_rows if not row.pk]  # refused on their first sight: payload and reason
-    if new_rows:
-        insert_objects(ChannelOrder, new_rows)
-    retried = [row for row in save_rows if row.pk]
+        rows.append(row)
+    rows += refused  # refused on their first sight too: payload and reason
+    retried = []
+    for row in [row for row in rows if row["external_id"] in known_by_id]:
+        known = known_by_id[row["external_id"]]
+        for name in (*CHANNEL_ORDER_FIELDS, "order_id"):
+            setattr(known, name, row[name])
+        known.raw = row["raw"].value
+        retried.append(known)
+    insert_rows(ChannelOrder, [row for row in rows if row["external_id"] not in known_by_id], returning=False)
     if retried:
         _save_rows(retried, [*CHANNEL_ORDER_FIELDS, "order"])
+
+
+def _refuse(
+    row: dict[str, Any], platform_order: Any, exc: OMSError, refused: list, result: UpsertResult
+) -> None:
+    """Keep a refused order's payload with the reason, to be retried on the next sync."""
+    row["last_error"] = f"{exc.code}: {exc.message}"
+    refused.append(row)
+    result.failed += 1
+    result.error(platform_order.external_id, exc.code, exc.message)
 
 
 def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, Any], dict[int, OMSError]]:
@@ -235,7 +283,7 @@ def _update(
     """The row with the new payload (saved by the caller); a changed platform status moves the order through
     the state machine."""
     previous_status = known.platform_status
-    row = _channel_order(channel, platform_order, digest, now, known)
+    row = _channel_order(platform_order, digest, now, known)
     result.updated += 1
     if platform_order.platform_status != previous_status:
         try:

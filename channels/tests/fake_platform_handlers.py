@@ -721,7 +721,8 @@ class WebsiteFake(FakeBehaviour):
         body.pop("next_cursor", None)
         return body
 
-    def handle(self, request: FakeRequest) -> FakeResponse:
+    def refusal(self, request: FakeRequest) -> FakeResponse | None:
+        """The 401 answer for a bad signature or a stale timestamp; None when the request is authentic."""
         timestamp = request.headers.get("x-oms-timestamp", "")
         message = f"{timestamp}\n{request.method}\n{request.raw_path}\n".encode() + request.body
         expected = hmac.new(APP_SECRET.encode(), message, hashlib.sha256).hexdigest()
@@ -729,6 +730,12 @@ class WebsiteFake(FakeBehaviour):
             return FakeResponse({"error": "bad_signature"}, 401)
         if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > 300:
             return FakeResponse({"error": "stale_timestamp"}, 401)
+        return None
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        refusal = self.refusal(request)
+        if refusal is not None:
+            return refusal
         path = request.path.removeprefix(self.prefix)
         if path == "/orders" and request.method == "GET":
             low = datetime.fromisoformat(request.query["updated_from"])

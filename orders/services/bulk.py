@@ -5,20 +5,22 @@ payments, customers, addresses and the first timeline event with bulk inserts. I
 transaction; an input that fails validation is reported by index and the others are still created. The creation
 hooks run once per call (`orders_created` with every new order id), not once per order.
 `ensure_products` creates SKUs a platform sent that OMS does not know yet, so no order is lost.
-`insert_objects` is the writer underneath: COPY on PostgreSQL (ids from the tables' sequences), bulk_create
-elsewhere.
+`insert_rows` / `insert_instances` (rows as dicts) and `insert_objects` (unsaved instances) are the writers
+underneath: COPY on PostgreSQL (ids from the tables' sequences), bulk_create elsewhere.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import orjson
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,9 +31,14 @@ from oms.money import ZERO, to_money
 from orders import hooks
 from orders.choices import EventType, PaymentMethod
 from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Payment, Product
-from orders.services.creation import OrderInput, reserve_order_numbers, validate_order_input
+from orders.services.creation import (
+    OrderInput,
+    ValidatedLine,
+    reserve_order_numbers,
+    validate_order_input,
+)
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
-from orders.services.events import event_values, jsonable
+from orders.services.events import event_values, json_default, jsonable
 
 
 @dataclass
@@ -71,30 +78,76 @@ def insert_objects(model: type[models.Model], objs: list) -> list:
     return objs
 
 
-def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
+def insert_rows(
+    model: type[models.Model], rows: list[dict[str, Any]], *, returning: bool = True
+) -> list[int]:
     """Insert rows given as {attname: value} without building model instances; returns their pks in order.
 
     Omitted fields take their default (auto_now(_add) fields: now). PostgreSQL: COPY as `insert_objects`;
-    elsewhere bulk_create.
+    with `returning=False` the ids are left to the column's default (one round trip fewer) and [] is returned.
+    Elsewhere bulk_create.
     """
     if not rows:
         return []
     if connection.vendor != "postgresql":
-        return [obj.pk for obj in model.objects.bulk_create([model(**row) for row in rows])]
+        objs = model.objects.bulk_create(_unsaved(model, rows))
+        return [obj.pk for obj in objs] if returning else []
     plan = _copy_plan(model)
+    return _copy(model, plan, _value_lists(plan, rows), len(rows), returning=returning)
+
+
+def insert_instances(model: type[models.Model], rows: list[dict[str, Any]]) -> list:
+    """As `insert_rows`, returning saved instances of `model` built from the written values (positionally,
+    the cheap way Django builds instances from a query), for callers that hand the objects on."""
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(_unsaved(model, rows))
+    plan = _copy_plan(model)
+    values = list(_value_lists(plan, rows))
+    _copy(model, plan, values, len(rows))
+    alias = connection.alias
+    return [model.from_db(alias, None, row) for row in values]
+
+
+def _value_lists(plan: _CopyPlan, rows: list[dict[str, Any]]) -> Iterator[list]:
+    """Each row as a list in the plan's column order, defaults (fresh ones for dicts and lists) filled in."""
     now = timezone.now()
     defaults = [
         now if name in plan.stamped else field.get_default()
         for name, field in zip(plan.names, plan.fields, strict=True)
     ]
-    pairs = list(zip(plan.names, defaults, strict=True))
-    values = ([row.get(name, default) for name, default in pairs] for row in rows)
-    return _copy(model, plan, values, len(rows))
+    names = plan.names
+    mutable = [
+        (index, name)
+        for index, (name, default) in enumerate(zip(names, defaults, strict=True))
+        if isinstance(default, dict | list)
+    ]
+    for row in rows:
+        values = list(map(row.get, names, defaults))  # the loop in C: this runs for every row of a page
+        for index, name in mutable:
+            if name not in row:
+                values[index] = copy.copy(values[index])
+        yield values
+
+
+def _unsaved(model: type[models.Model], rows: list[dict[str, Any]]) -> list:
+    """Unsaved instances for bulk_create (the non-COPY backends), JSON values made JSON-safe."""
+    json_names = _copy_plan(model).json_names
+    objs = []
+    for row in rows:
+        for name in json_names:
+            if name in row:
+                value = row[name]
+                row = {**row, name: jsonable(value.value if isinstance(value, EncodedJSON) else value)}
+        objs.append(model(**row))
+    return objs
 
 
 @dataclass(frozen=True)
 class _CopyPlan:
     sql: str
+    sql_without_pk: str
     fields: list
     names: list[str]
     json: list[int]
@@ -108,9 +161,11 @@ def _copy_plan(model: type[models.Model]) -> _CopyPlan:
     fields = list(model._meta.concrete_fields)
     assert fields[0].primary_key, f"{model.__name__}: the primary key must be the first column"
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = [quote(f.column) for f in fields]
+    table = quote(model._meta.db_table)
     return _CopyPlan(
-        sql=f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN",
+        sql=f"COPY {table} ({', '.join(columns)}) FROM STDIN",
+        sql_without_pk=f"COPY {table} ({', '.join(columns[1:])}) FROM STDIN",
         fields=fields,
         names=[f.attname for f in fields],
         json=[i for i, f in enumerate(fields) if isinstance(f, models.JSONField)],
@@ -123,28 +178,55 @@ def _copy_plan(model: type[models.Model]) -> _CopyPlan:
     )
 
 
-def _copy(model: type[models.Model], plan: _CopyPlan, rows: Iterable[list], count: int) -> list[int]:
-    """COPY `count` value lists (primary key slot first, filled here from the sequence); returns the pks."""
+def _copy(
+    model: type[models.Model], plan: _CopyPlan, rows: Iterable[list], count: int, *, returning: bool = True
+) -> list[int]:
+    """COPY `count` value lists (primary key slot first, filled here from the sequence); returns the pks.
+
+    Without `returning`, the primary key slot is left out and the column's default numbers the rows."""
     meta = model._meta
     with connection.cursor() as cursor, connection.wrap_database_errors:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, count],
-        )
-        pks = [pk for (pk,) in cursor.fetchall()]
+        if returning:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, count],
+            )
+            pks = [pk for (pk,) in cursor.fetchall()]
         json_at = plan.json
-        with cursor.cursor.copy(plan.sql) as copy:
-            for pk, values in zip(pks, rows, strict=True):
-                values[0] = pk
-                for index in json_at:
-                    values[index] = json.dumps(values[index], ensure_ascii=False, default=_json_leaf)
-                copy.write_row(values)
-    return pks
+        number = -1
+        with cursor.cursor.copy(plan.sql if returning else plan.sql_without_pk) as writer:
+            for number, values in enumerate(rows):
+                if returning:
+                    values[0] = pks[number]
+                if json_at:  # the text goes to the database, the values list keeps the objects
+                    values = values.copy()
+                    for index in json_at:
+                        values[index] = _json_text(values[index])
+                writer.write_row(values if returning else values[1:])
+    if returning and number + 1 != count:
+        raise ValueError(f"{model.__name__}: {number + 1} rows for {count} ids")
+    return pks if returning else []
 
 
-def _json_leaf(value: Any) -> Any:
-    """JSON text for values json cannot write (Decimals, datetimes, lazy strings), as `jsonable` does."""
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+class EncodedJSON:
+    """A JSON value with its text already made (e.g. a raw payload encoded once for its hash): `_copy` writes
+    the text as it is; other writers store `value`."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, value: Any, text: str) -> None:
+        self.value = value
+        self.text = text
+
+
+def _json_text(value: Any) -> str:
+    """The JSON text COPY writes for a JSON column (compact; jsonb keeps no layout anyway)."""
+    if isinstance(value, EncodedJSON):
+        return value.text
+    try:
+        return orjson.dumps(value, default=json_default).decode()
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits)
+        return json.dumps(value, ensure_ascii=False, default=json_default)
 
 
 def insert_rows_on_conflict(
@@ -223,11 +305,10 @@ def _insert_returning(model, rows: list, key: str) -> list:
     return rows
 
 
-def _customer_ids_for(inputs: Iterable[OrderInput]) -> dict[str, int]:
-    """Customer ids by dedupe key for every input; the new customers are created in one bulk insert."""
+def _customer_ids_for(keyed: Iterable[tuple[str, OrderInput]]) -> dict[str, int]:
+    """Customer ids by dedupe key for (key, input) pairs; the new customers are created in one bulk insert."""
     wanted: dict[str, dict[str, Any]] = {}
-    for data in inputs:
-        key = _customer_key(data)
+    for key, data in keyed:
         if key and key not in wanted:
             wanted[key] = {
                 "dedupe_key": key,
@@ -277,7 +358,7 @@ def create_orders_bulk(
     unknown = {line.sku for data in inputs for line in data.lines} - products.keys()
     if unknown:
         products.update({p.sku: p for p in Product.objects.filter(sku__in=unknown)})
-    valid: list[tuple[int, OrderInput, list[OrderLine], dict]] = []
+    valid: list[tuple[int, OrderInput, list[ValidatedLine], dict]] = []
     for index, data in enumerate(inputs):
         try:
             checked = validate_order_input(data, products)
@@ -291,7 +372,8 @@ def create_orders_bulk(
     now = timezone.now()
     # No savepoint of its own: a caller that recovers from an IntegrityError holds one (channels' upsert does).
     with transaction.atomic(savepoint=False):
-        customers = _customer_ids_for(data for _i, data, _l, _a in valid)
+        keys = {index: _customer_key(data) for index, data, _l, _a in valid}
+        customers = _customer_ids_for((keys[index], data) for index, data, _l, _a in valid)
         by_day: dict = defaultdict(list)
         for item in valid:
             placed_at = item[1].placed_at or now
@@ -300,52 +382,72 @@ def create_orders_bulk(
         for day, items in by_day.items():
             for item, number in zip(items, reserve_order_numbers(day, len(items)), strict=True):
                 numbers[item[0]] = number
-        orders = []
+        order_rows = []
         for index, data, _lines, amounts in valid:
-            orders.append(
-                Order(
-                    number=numbers[index],
-                    channel=data.channel,
-                    external_id=data.external_id or "",
-                    order_type=data.order_type,
-                    status=data.status,
-                    payment_status=data.payment_status,
-                    customer_id=customers.get(_customer_key(data)),
-                    warehouse=data.warehouse,
-                    currency=amounts["currency"],
-                    subtotal=amounts["subtotal"],
-                    discount=amounts["discount"],
-                    shipping_fee=amounts["shipping_fee"],
-                    tax=amounts["tax"],
-                    total=amounts["total"],
-                    paid_amount=amounts["paid_amount"],
-                    buyer_name=data.buyer_name[:100],
-                    buyer_phone=normalize_phone(data.buyer_phone),
-                    buyer_email=data.buyer_email,
-                    receiver_name=data.receiver_name[:100],
-                    receiver_phone=normalize_phone(data.receiver_phone),
-                    province=data.province,
-                    city=data.city,
-                    district=data.district,
-                    street=data.street[:300],
-                    postcode=data.postcode,
-                    buyer_note=data.buyer_note,
-                    seller_note=data.seller_note,
-                    placed_at=data.placed_at or now,
-                    paid_at=data.paid_at,
-                )
+            order_rows.append(
+                {
+                    "number": numbers[index],
+                    "channel_id": getattr(data.channel, "pk", None),
+                    "external_id": data.external_id or "",
+                    "order_type": data.order_type,
+                    "status": data.status,
+                    "payment_status": data.payment_status,
+                    "customer_id": customers.get(keys[index]),
+                    "warehouse_id": getattr(data.warehouse, "pk", None),
+                    "currency": amounts["currency"],
+                    "subtotal": amounts["subtotal"],
+                    "discount": amounts["discount"],
+                    "shipping_fee": amounts["shipping_fee"],
+                    "tax": amounts["tax"],
+                    "total": amounts["total"],
+                    "paid_amount": amounts["paid_amount"],
+                    "buyer_name": data.buyer_name[:100],
+                    "buyer_phone": normalize_phone(data.buyer_phone),
+                    "buyer_email": data.buyer_email,
+                    "receiver_name": data.receiver_name[:100],
+                    "receiver_phone": normalize_phone(data.receiver_phone),
+                    "province": data.province,
+                    "city": data.city,
+                    "district": data.district,
+                    "street": data.street[:300],
+                    "postcode": data.postcode,
+                    "buyer_note": data.buyer_note,
+                    "seller_note": data.seller_note,
+                    "placed_at": data.placed_at or now,
+                    "paid_at": data.paid_at,
+                }
             )
-        insert_objects(Order, orders)
+        orders = insert_instances(Order, order_rows)
         line_rows, payments, events, addresses = [], [], [], []
+        created_message = _("Order created with %(n)s lines, total %(total)s %(cur)s")
         for order, (index, data, lines, amounts) in zip(orders, valid, strict=True):
             outcome.orders[index] = order
+            order_id = order.pk
+            cache = (
+                order._state.fields_cache
+            )  # the related objects the caller gave, as Order(channel=...) keeps
+            if data.channel is not None:
+                cache["channel"] = data.channel
+            if data.warehouse is not None:
+                cache["warehouse"] = data.warehouse
             for line in lines:
-                line.order = order
-                line_rows.append(line)
+                line_rows.append(
+                    {
+                        "order_id": order_id,
+                        "product_id": line.product.pk,
+                        "sku": line.sku,
+                        "name": line.name,
+                        "quantity": line.quantity,
+                        "unit_price": line.unit_price,
+                        "discount": line.discount,
+                        "total": line.total,
+                        "external_line_id": line.external_line_id,
+                    }
+                )
             if amounts["paid_amount"] > 0:
                 payments.append(
                     {
-                        "order_id": order.pk,
+                        "order_id": order_id,
                         "method": payment_method,
                         "amount": amounts["paid_amount"],
                         "currency": order.currency,
@@ -357,11 +459,10 @@ def create_orders_bulk(
                 )
             events.append(
                 event_values(
-                    order.pk,
+                    order_id,
                     type=event_type,
                     actor=actor,
-                    message=_("Order created with %(n)s lines, total %(total)s %(cur)s")
-                    % {"n": len(lines), "total": order.total, "cur": order.currency},
+                    message=created_message % {"n": len(lines), "total": order.total, "cur": order.currency},
                     status=order.status,
                     total=order.total,
                     **data.extra,
@@ -382,9 +483,9 @@ def create_orders_bulk(
                         "last_used_at": now,
                     }
                 )
-        insert_objects(OrderLine, line_rows)
-        insert_rows(Payment, payments)
-        insert_rows(OrderEvent, events)
+        insert_rows(OrderLine, line_rows, returning=False)
+        insert_rows(Payment, payments, returning=False)
+        insert_rows(OrderEvent, events, returning=False)
         # A known address keeps its use count here (a bulk path does not bump counters).
         insert_rows_on_conflict(CustomerAddress, addresses)
         # The batch twin of create_order's 'order_created': guards now, the rest after commit, once per call.

@@ -42,6 +42,11 @@ def event_values(order_id: int, *, type: str, actor: Actor, message: str = "", *
     }
 
 
+def json_default(value: Any) -> Any:
+    """`json.dumps(default=...)` for what JSON cannot write (Decimals, datetimes, lazy strings), as `jsonable`."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def jsonable(value: Any) -> Any:
     """Make Decimals, datetimes and lazy strings JSON-safe (event details, raw payloads, rule facts)."""
     if isinstance(value, dict):
