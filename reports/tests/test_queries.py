@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 
+from conftest import require_postgresql
 from orders.models import Order
 from orders.tests.factories import OrderFactory
 from reports.queries import HoursBetween, bucket_counts, estimated_rows
@@ -57,8 +58,8 @@ def test_products_excluded_orders_include_those_without_a_channel(book):
     assert [(row["sku"], row["units"]) for row in best.rows] == [("P2", 6)]
 
 
-@pytest.mark.skipif(not PG, reason="planner estimates are a PostgreSQL feature")
 def test_estimated_rows_asks_the_planner(book):
+    require_postgresql("planner estimates are a PostgreSQL feature")
     estimate = estimated_rows(Order.objects.all())
     assert estimate is not None and estimate > 0
 
