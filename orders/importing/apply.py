@@ -25,13 +25,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
@@ -50,6 +48,7 @@ from orders.importing.profile import ImportProfileSpec
 from orders.importing.readers import FileRefused, Table, read_table
 from orders.importing.values import status_key
 from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Product, Shipment
+from orders.services.bulk import insert_rows, insert_rows_on_conflict
 from orders.services.creation import reserve_order_numbers_by_day
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
 from orders.services.events import jsonable
@@ -950,7 +949,7 @@ class _Writer:
                 Customer.objects.filter(_among("dedupe_key", chunk)).values_list("dedupe_key", "pk")
             )
         missing = [wanted[key] for key in keys if key not in self.customers]
-        insert_rows(Customer, missing, ignore_conflicts=True)
+        insert_rows_on_conflict(Customer, missing)
         for chunk in _chunks([c["dedupe_key"] for c in missing]):
             self.customers.update(
                 Customer.objects.filter(_among("dedupe_key", chunk)).values_list("dedupe_key", "pk")
@@ -971,7 +970,7 @@ class _Writer:
             self.creates[index].number = number
         addresses: dict[tuple, dict[str, Any]] = {}
         for batch in _chunks(self.creates, BATCH):
-            order_ids = insert_rows(Order, self._order_rows(batch, addresses), ids=True, count=len(batch))
+            order_ids = insert_rows(Order, self._order_rows(batch, addresses), count=len(batch))
             for change, order_id in zip(batch, order_ids, strict=True):
                 change.order_id = order_id
             self._write_lines(batch)
@@ -988,9 +987,10 @@ class _Writer:
                     )
                     for change in batch
                 ),
+                returning=False,
             )
             self._tick(len(batch))
-        insert_rows(CustomerAddress, list(addresses.values()), ignore_conflicts=True)
+        insert_rows_on_conflict(CustomerAddress, list(addresses.values()))
 
     def _order_rows(self, batch: list[OrderChange], addresses: dict[tuple, dict[str, Any]]) -> Iterator[dict]:
         """The order rows of ``batch`` (for ``insert_rows``), noting each new receiver address on the way."""
@@ -1066,6 +1066,7 @@ class _Writer:
                 for change in batch
                 for line in change.lines
             ),
+            returning=False,
         )
 
     def _write_shipments(self, batch: list[OrderChange]) -> None:
@@ -1117,96 +1118,12 @@ class _Writer:
                     )
                     for change in batch
                 ],
+                returning=False,
             )
             self._tick(len(batch))
 
 
 _CLOSED = (OrderStatus.CANCELLED, OrderStatus.CLOSED)
-
-
-def insert_rows(
-    model: type,
-    rows: Iterable[dict[str, Any]],
-    *,
-    ids: bool = False,
-    count: int | None = None,
-    ignore_conflicts: bool = False,
-) -> list[int]:
-    """Insert rows (dicts of attnames) in bulk; with ``ids`` return their primary keys in order.
-
-    ``rows`` may be a generator: on PostgreSQL it is consumed while the COPY runs, so building the rows
-    overlaps with the server writing the ones already sent. With ``ids`` a generator needs its ``count``.
-
-    PostgreSQL: COPY (ids allocated from the sequence first), ~5x faster than bulk_create's INSERT for a
-    100,000-row file. Elsewhere: bulk_create in batches. Omitted fields take their model default; auto_now
-    and auto_now_add fields get the current time. ``ignore_conflicts`` skips rows a unique constraint refuses
-    (PostgreSQL: COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING); no ids then.
-    """
-    if connection.vendor != "postgresql":
-        objects = [model(**row) for row in rows]
-        if not objects:
-            return []
-        model.objects.bulk_create(objects, batch_size=BATCH, ignore_conflicts=ignore_conflicts)
-        return [] if ignore_conflicts else [obj.pk for obj in objects]
-    import json
-
-    if ids and count is None:
-        count = len(rows)  # type: ignore[arg-type]
-    iterator = iter(rows)
-    first = next(iterator, None)
-    if first is None:
-        return []
-    meta = model._meta
-    now = timezone.now()
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    defaults: dict[str, Any] = {}
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            defaults[f.attname] = now
-        else:
-            defaults[f.attname] = f.get_default()  # "" for blank text fields, None for nullable ones
-    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
-    names = [f.attname for f in fields]
-    columns = [f.column for f in fields]
-    pks: list[int] = []
-    with connection.cursor() as cursor:
-        if ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, count],
-            )
-            pks = [pk for (pk,) in cursor.fetchall()]
-            columns = [meta.pk.column, *columns]
-        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-        table = target = connection.ops.quote_name(meta.db_table)
-        if ignore_conflicts:
-            target = connection.ops.quote_name(f"import_{meta.db_table}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {quoted} FROM {table} WITH NO DATA"
-            )
-        # The fields of the row laid over the defaults: one C call per row, not one per field.
-        pick = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
-        json_positions = [
-            position for position, name in enumerate(names, start=int(ids)) if name in json_fields
-        ]
-        with cursor.cursor.copy(f"COPY {target} ({quoted}) FROM STDIN") as copy:
-            write_row = copy.write_row
-            index = -1
-            for index, row in enumerate(itertools.chain((first,), iterator)):
-                values = pick({**defaults, **row})
-                if ids or json_positions:
-                    values = [pks[index], *values] if ids else list(values)
-                    for position in json_positions:
-                        values[position] = json.dumps(values[position], ensure_ascii=False)
-                write_row(values)
-            if ids and index + 1 != count:
-                raise ValueError(f"insert_rows: {index + 1} rows, {count} ids")  # rolls the COPY back
-        if ignore_conflicts:
-            cursor.execute(
-                f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {target} ON CONFLICT DO NOTHING"
-            )
-            cursor.execute(f"DROP TABLE {target}")
-    return pks
 
 
 def _rows_text(rows: list[int]) -> str:

@@ -79,21 +79,29 @@ def insert_objects(model: type[models.Model], objs: list) -> list:
 
 
 def insert_rows(
-    model: type[models.Model], rows: list[dict[str, Any]], *, returning: bool = True
+    model: type[models.Model],
+    rows: Iterable[dict[str, Any]],
+    *,
+    returning: bool = True,
+    count: int | None = None,
 ) -> list[int]:
     """Insert rows given as {attname: value} without building model instances; returns their pks in order.
 
     Omitted fields take their default (auto_now(_add) fields: now). PostgreSQL: COPY as `insert_objects`;
     with `returning=False` the ids are left to the column's default (one round trip fewer) and [] is returned.
-    Elsewhere bulk_create.
+    `rows` may be a generator: on PostgreSQL it is consumed while the COPY runs, so building the rows overlaps
+    with the server writing those already sent (pass its `count` when ids are returned). Elsewhere bulk_create.
     """
-    if not rows:
-        return []
     if connection.vendor != "postgresql":
-        objs = model.objects.bulk_create(_unsaved(model, rows))
+        objs = model.objects.bulk_create(_unsaved(model, list(rows)))
         return [obj.pk for obj in objs] if returning else []
+    if count is None and (returning or isinstance(rows, list)):
+        rows = list(rows)
+        count = len(rows)
+    if count == 0:
+        return []
     plan = _copy_plan(model)
-    return _copy(model, plan, _value_lists(plan, rows), len(rows), returning=returning)
+    return _copy(model, plan, _value_lists(plan, rows), count or 0, returning=returning)
 
 
 def insert_instances(model: type[models.Model], rows: list[dict[str, Any]]) -> list:
@@ -110,7 +118,7 @@ def insert_instances(model: type[models.Model], rows: list[dict[str, Any]]) -> l
     return [model.from_db(alias, None, row) for row in values]
 
 
-def _value_lists(plan: _CopyPlan, rows: list[dict[str, Any]]) -> Iterator[list]:
+def _value_lists(plan: _CopyPlan, rows: Iterable[dict[str, Any]]) -> Iterator[list]:
     """Each row as a list in the plan's column order, defaults (fresh ones for dicts and lists) filled in."""
     now = timezone.now()
     defaults = [
