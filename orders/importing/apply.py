@@ -949,11 +949,7 @@ class _Writer:
                 Customer.objects.filter(_among("dedupe_key", chunk)).values_list("dedupe_key", "pk")
             )
         missing = [wanted[key] for key in keys if key not in self.customers]
-        insert_rows_on_conflict(Customer, missing)
-        for chunk in _chunks([c["dedupe_key"] for c in missing]):
-            self.customers.update(
-                Customer.objects.filter(_among("dedupe_key", chunk)).values_list("dedupe_key", "pk")
-            )
+        self.customers.update(insert_rows_on_conflict(Customer, missing, key="dedupe_key"))
         return len(missing)
 
     def create_orders(self) -> None:

@@ -1,10 +1,9 @@
 """Indexes for the reports (issue 7), on PostgreSQL only: partial and covering indexes that SQLite lacks.
 
 - order_customer_sales_placed: sales orders (not cancelled or closed) by customer and time, carrying the
-  columns the customers report aggregates, so that it reads every customer's orders in order from the index
-  alone (first order ever, orders in the period) and the builder's "new customer" probe stays index-only.
-- order_placed_report: orders by time carrying the columns the period reports aggregate (index-only scans
-  read about a third of the table's pages).
+  columns the customers report aggregates, so that it reads the customers' orders in order from the index
+  alone and the builder's "new customer" probe stays index-only. (The covering indexes by time that the
+  period reports scan came later, in reports migration 0002.)
 - order_event_type_time: events of one type in a period (exceptions and holds report, dashboard).
 
 Statistics on the local-time expressions the reports group by (day, ISO week, month; hour × weekday), in the

@@ -5,8 +5,9 @@ payments, customers, addresses and the first timeline event with bulk inserts. I
 transaction; an input that fails validation is reported by index and the others are still created. The creation
 hooks run once per call (`orders_created` with every new order id), not once per order.
 `ensure_products` creates SKUs a platform sent that OMS does not know yet, so no order is lost.
-`insert_rows` / `insert_instances` (rows as dicts) and `insert_objects` (unsaved instances) are the writers
-underneath: COPY on PostgreSQL (ids from the tables' sequences), bulk_create elsewhere.
+`insert_rows` / `insert_instances` (rows as dicts) are the writers underneath (also for the spreadsheet
+importer): COPY on PostgreSQL (ids from the tables' sequences), bulk_create elsewhere; `insert_rows_on_conflict`
+for rows that may exist already.
 """
 
 from __future__ import annotations
@@ -49,35 +50,6 @@ class BulkOutcome:
     errors: dict[int, OMSError] = field(default_factory=dict)
 
 
-def insert_objects(model: type[models.Model], objs: list) -> list:
-    """Insert unsaved instances of `model` and set their primary keys; returns `objs`.
-
-    PostgreSQL: ids from the table's sequence (one `nextval` query), then one COPY: several times faster than
-    bulk_create's INSERT, whose per-value preparation dominates a sync page. Values go as the instances hold
-    them; auto_now(_add) fields are stamped with the current time, JSON fields written with Decimals and
-    datetimes as text (what `jsonable` makes of them, on every backend). Elsewhere: bulk_create.
-    """
-    if not objs:
-        return objs
-    if connection.vendor != "postgresql":
-        for attname in _copy_plan(model).json_names:
-            for obj in objs:
-                setattr(obj, attname, jsonable(getattr(obj, attname)))
-        return model.objects.bulk_create(objs)
-    plan = _copy_plan(model)
-    now = timezone.now()
-    for attname in plan.stamped:
-        for obj in objs:
-            setattr(obj, attname, now)
-    names = plan.names
-    pks = _copy(model, plan, ([getattr(obj, name) for name in names] for obj in objs), len(objs))
-    for obj, pk in zip(objs, pks, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return objs
-
-
 def insert_rows(
     model: type[models.Model],
     rows: Iterable[dict[str, Any]],
@@ -87,7 +59,8 @@ def insert_rows(
 ) -> list[int]:
     """Insert rows given as {attname: value} without building model instances; returns their pks in order.
 
-    Omitted fields take their default (auto_now(_add) fields: now). PostgreSQL: COPY as `insert_objects`;
+    Omitted fields take their default (auto_now(_add) fields: now). PostgreSQL: ids from the table's sequence (one `nextval`
+    query), then one COPY;
     with `returning=False` the ids are left to the column's default (one round trip fewer) and [] is returned.
     `rows` may be a generator: on PostgreSQL it is consumed while the COPY runs, so building the rows overlaps
     with the server writing those already sent (pass its `count` when ids are returned). Elsewhere bulk_create.
