@@ -164,6 +164,7 @@ def run(scale: float) -> list[BenchResult]:
         from django.conf import settings
 
         settings.OMS_CREDENTIALS_KEY = Fernet.generate_key().decode()
+        settings.DEBUG = False  # as a production worker runs: no query log kept per statement
         from channels.models import Channel
         from channels.services import set_credentials, sync_channel
         from channels.tests.fake_platform import APP_SECRET

@@ -31,7 +31,7 @@ from oms.actors import Actor
 from oms.errors import OMSError
 from orders.choices import EventType, ExceptionReason
 from orders.services import create_order, flag_exception, record_payment
-from orders.services.bulk import EncodedJSON, create_orders_bulk, ensure_products, insert_rows
+from orders.services.bulk import EncodedJSON, among, create_orders_bulk, ensure_products, insert_rows
 from orders.services.events import json_default, jsonable
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def upsert_orders(channel: Any, orders: list[Any], *, mapping: ChannelMapping, a
         existing = {
             co.external_id: co
             for co in ChannelOrder.objects.select_for_update()
-            .filter(channel=channel, external_id__in=[o.external_id for o in orders])
+            .filter(among("external_id", [o.external_id for o in orders]), channel=channel)
             .order_by("pk")
         }
         to_create: list[tuple[Any, _EncodedPayload, ChannelOrder | None]] = []

@@ -293,3 +293,22 @@ def test_creation_hooks_run_once_per_page_with_rules_and_webhooks(channel, taoba
     assert WebhookDelivery.objects.filter(event="order.created").count() == 120
     run_sync(channel)
     assert RuleRun.objects.count() == 240 and WebhookDelivery.objects.count() == 120, "nothing twice"
+
+
+def test_a_growing_backfill_refreshes_the_lookup_statistics_at_doubling_counts(channel, taobao, monkeypatch):
+    """A first sync grows the channel-order table from nothing: its statistics are refreshed as it grows, so the
+    per-page lookup by external id keeps probing the unique index instead of reading all of the channel's orders
+    (at 100,000 orders the stale plan read every one of them for each page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conftest import require_postgresql
+
+    require_postgresql()
+    monkeypatch.setattr(sync_module, "ANALYZE_FIRST_AT", 15)
+    with CaptureQueriesContext(connection) as queries:
+        run = run_sync(channel)
+    assert run.created == 120
+    analyzed = [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")]
+    # Pages of 20, 50 and 50 orders: refreshed after 20 (≥ 15) and 70 (≥ 40), not after 120 (< 140).
+    assert analyzed == ['ANALYZE "channels_channelorder"', 'ANALYZE "orders_customer"'] * 2

@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Lookup, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -48,7 +48,7 @@ from orders.importing.profile import ImportProfileSpec
 from orders.importing.readers import FileRefused, Table, read_table
 from orders.importing.values import status_key
 from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLine, Product, Shipment
-from orders.services.bulk import insert_rows, insert_rows_on_conflict
+from orders.services.bulk import among, insert_rows, insert_rows_on_conflict
 from orders.services.creation import reserve_order_numbers_by_day
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
 from orders.services.events import jsonable
@@ -385,25 +385,6 @@ def _chunks(items: list[Any], size: int | None = None) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-class _AnyOf(Lookup):
-    """``column = ANY(%s)`` with the values as one array parameter (PostgreSQL): an ``IN (%s, %s, …)`` of
-    hundreds of placeholders costs the driver a parse of the statement per chunk."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
-
-
-def _among(field: str, values: list[Any]) -> Q | Lookup:
-    """The filter ``field IN values``: one array parameter on PostgreSQL, an IN list elsewhere."""
-    if connection.vendor == "postgresql":
-        return _AnyOf(F(field), values)
-    return Q(**{f"{field}__in": values})
-
-
 class _Columns:
     """Which plan fields the file has, and the header each was read from."""
 
@@ -666,7 +647,7 @@ def _resolve_lines(
         products.update(
             {
                 sku: (name, price)
-                for sku, name, price in Product.objects.filter(_among("sku", chunk)).values_list(
+                for sku, name, price in Product.objects.filter(among("sku", chunk)).values_list(
                     "sku", "name", "price"
                 )
             }
@@ -674,7 +655,7 @@ def _resolve_lines(
     by_name: dict[str, str] = {}
     for chunk in _chunks(sorted(names)):
         for sku, name in (
-            Product.objects.filter(_among("name", chunk)).order_by("-sku").values_list("sku", "name")
+            Product.objects.filter(among("name", chunk)).order_by("-sku").values_list("sku", "name")
         ):
             by_name[name] = sku  # the first SKU in order wins
     by_name.update({name: _name_sku(name) for name in names if name not in by_name})
@@ -682,7 +663,7 @@ def _resolve_lines(
         products.update(
             {
                 sku: (name, price)
-                for sku, name, price in Product.objects.filter(_among("sku", chunk)).values_list(
+                for sku, name, price in Product.objects.filter(among("sku", chunk)).values_list(
                     "sku", "name", "price"
                 )
             }
@@ -769,7 +750,7 @@ def _compare_existing(
     existing: dict[int, dict[str, Any]] = {}
     for channel_id, by_id in by_channel.items():
         for chunk in _chunks(sorted(by_id)):
-            query = Order.objects.filter(_among("external_id", chunk), channel_id=channel_id).order_by("pk")
+            query = Order.objects.filter(among("external_id", chunk), channel_id=channel_id).order_by("pk")
             if lock:
                 query = query.select_for_update()
             for row in query.values(*wanted):
@@ -784,7 +765,7 @@ def _compare_existing(
     if line_columns:
         for chunk in _chunks(sorted(existing)):
             for order_id, sku, qty, unit, total, reserved, shipped in (
-                OrderLine.objects.filter(_among("order_id", chunk))
+                OrderLine.objects.filter(among("order_id", chunk))
                 .order_by("order_id", "pk")
                 .values_list(
                     "order_id",
@@ -802,7 +783,7 @@ def _compare_existing(
     tracking: dict[int, set[str]] = defaultdict(set)
     if "tracking_number" in columns.provided:
         for chunk in _chunks(sorted(existing)):
-            for order_id, number in Shipment.objects.filter(_among("order_id", chunk)).values_list(
+            for order_id, number in Shipment.objects.filter(among("order_id", chunk)).values_list(
                 "order_id", "tracking_number"
             ):
                 tracking[order_id].add(number)
@@ -913,7 +894,7 @@ class _Writer:
         )
         skus = sorted({ln.sku for c in self.creates + self.updates for ln in c.lines})
         for chunk in _chunks(skus):
-            self.product_ids.update(Product.objects.filter(_among("sku", chunk)).values_list("sku", "pk"))
+            self.product_ids.update(Product.objects.filter(among("sku", chunk)).values_list("sku", "pk"))
         return len(new)
 
     def _customer_key(self, change: OrderChange) -> str:
@@ -946,7 +927,7 @@ class _Writer:
         keys = sorted(wanted)
         for chunk in _chunks(keys):
             self.customers.update(
-                Customer.objects.filter(_among("dedupe_key", chunk)).values_list("dedupe_key", "pk")
+                Customer.objects.filter(among("dedupe_key", chunk)).values_list("dedupe_key", "pk")
             )
         missing = [wanted[key] for key in keys if key not in self.customers]
         self.customers.update(insert_rows_on_conflict(Customer, missing, key="dedupe_key"))
