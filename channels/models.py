@@ -116,7 +116,11 @@ class ChannelOrder(models.Model):
     """A platform order as last received: its raw payload and the OMS order it became (none while it fails)."""
 
     channel = models.ForeignKey(
-        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="orders"
+        Channel,
+        verbose_name=_("channel"),
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,  # channel_order_unique and channel_order_updated lead with it
     )
     external_id = models.CharField(_("external order id"), max_length=64)
     order = models.OneToOneField(

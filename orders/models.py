@@ -427,7 +427,11 @@ class OrderLine(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(
-        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # order_line_product (product, order) leads with it
     )
     sku = models.CharField(_("SKU code"), max_length=64)
     name = models.CharField(_("name"), max_length=200)
@@ -476,11 +480,17 @@ class OrderEventQuerySet(models.QuerySet):
 class OrderEvent(models.Model):
     """One entry of an order's append-only timeline: what happened, who caused it, and the details."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    # order_event_order_time (order, -created_at) leads with the order; events by users are indexed partially.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(_("type"), max_length=30, choices=EventType.choices)
     actor_kind = models.CharField(_("actor kind"), max_length=20, choices=ActorKind.choices)
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
     )
     actor_label = models.CharField(_("actor"), max_length=150, blank=True)
     message = models.TextField(_("message"), blank=True)
@@ -493,7 +503,13 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["order", "-created_at"], name="order_event_order_time")]
+        indexes = [
+            models.Index(fields=["order", "-created_at"], name="order_event_order_time"),
+            # Channel and system events (most of them) have no user: only users' events need finding by user.
+            models.Index(
+                fields=["actor_user"], name="order_event_actor_user", condition=Q(actor_user__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.type}"
