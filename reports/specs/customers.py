@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 from django.db import connection
 from django.db.models import (
     Avg,
     BooleanField,
     Count,
+    DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     Max,
     Min,
     OuterRef,
@@ -29,6 +34,7 @@ from reports.queries import (
     HoursBetween,
     bucket_starts,
     date_bounds,
+    day_start,
     is_postgres,
     money_sum,
     ratio,
@@ -144,19 +150,42 @@ def _figures_portable(params: ReportParams, grain: str, limit: int):
 PERIOD_TABLE = "report_customer_period"
 
 
-def _figures_postgres(params: ReportParams, grain: str, limit: int):
-    """The same figures from one pass over the period's sales orders, in (customer, time) order from the index
-    order_customer_sales_placed (orders migration 0006), into a temporary table of one row per customer and
-    one per time bucket (GROUPING SETS); the sections then aggregate its rows.
+class DateBin(Func):
+    """PostgreSQL's date_bin(stride, source, origin): the start of the stride-long cell holding `source`."""
 
-    An order is new when no sales order of its customer is earlier, i.e. when it is placed at the customer's
-    first sales order time ever (ties are all new, as with the EXISTS test elsewhere). The pass takes the first
-    time in the period over all the customer's sales orders (channel and warehouse filters apply to the
-    figures, not to that time) with a window over the index order; it is the first time ever unless the
-    customer has a sales order before the period, which one probe per customer (an anti-join) rules out when
-    the new orders are summed. Orders before the period are never read in bulk.
+    function = "date_bin"
+    output_field = DateTimeField()
+
+
+def cell_length(bounds: list[dt.datetime], end: dt.datetime) -> dt.timedelta:
+    """The longest length that divides every bucket start's distance from the first (a day for days and months,
+    an hour where daylight saving moves midnight), so that cells of it from the first start lie in one bucket."""
+    # In UTC: Python subtracts datetimes of the same zone as wall-clock times, ignoring a clock change between.
+    first = bounds[0].astimezone(dt.UTC)
+    distances = [bound.astimezone(dt.UTC) - first for bound in bounds[1:]] or [end.astimezone(dt.UTC) - first]
+    micros = 0
+    for distance in distances:
+        micros = math.gcd(micros, distance // dt.timedelta(microseconds=1))
+    return dt.timedelta(microseconds=micros)
+
+
+def _figures_postgres(params: ReportParams, grain: str, limit: int):
+    """The same figures from one pass over the period's sales orders in (customer, time) order (index
+    order_customer_sales_placed, orders migration 0006) into a temporary table of one row per customer and one
+    per time cell (GROUPING SETS), which the sections then aggregate.
+
+    An order is new when placed at its customer's first sales order time ever (ties are all new, as with the
+    EXISTS test elsewhere). A window over the index order gives each customer's first time in the period over
+    all their sales orders (channel and warehouse filters apply to the figures, not to that time); the orders at
+    it count as new per customer and per cell, except for customers who ordered before the period (a semi-join
+    with those orders, which are never read in bulk).
+
+    Cells are date_bin() of the order time, cheaper per order than its local date; each lies in one bucket
+    (cell_length()), found once per cell with width_bucket().
     """
     start, end = date_bounds(params.date_from, params.date_to)
+    starts = bucket_starts(params.date_from, params.date_to, grain)
+    bounds = [day_start(day) for day in starts]
     in_filters = Q()
     if params.channels:
         in_filters &= Q(channel__in=params.channels)
@@ -169,69 +198,87 @@ def _figures_postgres(params: ReportParams, grain: str, limit: int):
             in_filters=ExpressionWrapper(in_filters, output_field=BooleanField())
             if in_filters
             else Value(True, output_field=BooleanField()),
-            bucket=trunc_local("placed_at", grain),
+            cell=DateBin(Value(cell_length(bounds, end)), "placed_at", Value(bounds[0])),
             first_in_period=Window(Min("placed_at"), partition_by=[F("customer_id")]),
         )
-        .values("customer_id", "placed_at", "total", "in_filters", "bucket", "first_in_period")
+        .values("customer_id", "placed_at", "total", "in_filters", "cell", "first_in_period")
     )
     stream_sql, stream_params = stream.query.sql_with_params()
-    new = "in_filters AND placed_at = first_in_period"
+    # Without filters every order counts: no FILTER clause to test on each of them.
+    counted = "FILTER (WHERE in_filters)" if in_filters else ""
+    new = f"FILTER (WHERE {'in_filters AND ' if in_filters else ''}placed_at = first_in_period)"
+    not_sales = ", ".join(["%s"] * len(NOT_SALES))
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {PERIOD_TABLE}")
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {PERIOD_TABLE} ON COMMIT DROP AS
-            SELECT GROUPING(customer_id) = 1 AS is_bucket, customer_id, bucket,
-                   COUNT(*) FILTER (WHERE in_filters) AS orders,
-                   COALESCE(SUM(total) FILTER (WHERE in_filters), 0) AS revenue,
-                   MIN(placed_at) FILTER (WHERE in_filters) AS first_order,
-                   MAX(placed_at) FILTER (WHERE in_filters) AS last_order,
-                   (date_part('epoch', %s::timestamptz - MAX(placed_at) FILTER (WHERE in_filters)) / 3600.0) / 24.0
-                       AS recency,
-                   COUNT(*) FILTER (WHERE {new}) AS new_orders,
-                   COALESCE(SUM(total) FILTER (WHERE {new}), 0) AS new_revenue,
-                   MIN(bucket) FILTER (WHERE {new}) AS new_bucket
+            SELECT GROUPING(customer_id) = 1 AS is_cell, customer_id, cell,
+                   COUNT(*) {counted} AS orders,
+                   COALESCE(SUM(total) {counted}, 0) AS revenue,
+                   MIN(placed_at) {counted} AS first_order,
+                   MAX(placed_at) {counted} AS last_order,
+                   (date_part('epoch', %s::timestamptz - MAX(placed_at) {counted}) / 3600.0) / 24.0 AS recency,
+                   COUNT(*) {new} AS new_orders,
+                   COALESCE(SUM(total) {new}, 0) AS new_revenue
             FROM ({stream_sql}) customer_orders
-            GROUP BY GROUPING SETS ((customer_id), (bucket))
-            HAVING COUNT(*) FILTER (WHERE in_filters) > 0
+            GROUP BY GROUPING SETS ((customer_id), (cell))
+            HAVING COUNT(*) {counted} > 0
             """,
             [end, *stream_params],
         )
+        # The average order value of the rows shown only: in the same SELECT as the sort, PostgreSQL computes it
+        # for every customer first (a numeric to float conversion each).
         cursor.execute(
             f"""
             SELECT customer_id, orders, revenue, revenue::float8 / NULLIF(orders::float8, 0), first_order,
                    last_order
-            FROM {PERIOD_TABLE} WHERE NOT is_bucket ORDER BY revenue DESC, customer_id LIMIT %s
+            FROM (
+                SELECT customer_id, orders, revenue, first_order, last_order FROM {PERIOD_TABLE}
+                WHERE NOT is_cell ORDER BY revenue DESC, customer_id LIMIT %s
+            ) top ORDER BY revenue DESC, customer_id
             """,
             [limit],
         )
         names = ["customer_id", "orders", "revenue", "aov", "first_order", "last_order"]
         top = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         rfm, top_totals = _rfm_postgres(cursor, *_thresholds(params))
-        not_sales = ", ".join(["%s"] * len(NOT_SALES))
+        # The cells count the orders at each customer's first time in the period as new; for customers who
+        # ordered before the period, those orders (at their first_order) are returning after all.
         cursor.execute(
             f"""
-            SELECT b.bucket::date, COALESCE(n.orders, 0), COALESCE(n.revenue, 0), b.orders - COALESCE(n.orders, 0),
-                   b.revenue - COALESCE(n.revenue, 0)
-            FROM {PERIOD_TABLE} b
+            SELECT cells.bucket, cells.orders, cells.revenue, cells.new_orders - COALESCE(not_new.orders, 0),
+                   cells.new_revenue - COALESCE(not_new.revenue, 0)
+            FROM (
+                SELECT width_bucket(cell, %s::timestamptz[]) AS bucket, SUM(orders) AS orders,
+                       SUM(revenue) AS revenue, SUM(new_orders) AS new_orders, SUM(new_revenue) AS new_revenue
+                FROM {PERIOD_TABLE} WHERE is_cell GROUP BY 1
+            ) cells
             LEFT JOIN (
-                SELECT new_bucket, SUM(new_orders) AS orders, SUM(new_revenue) AS revenue
+                SELECT width_bucket(first_order, %s::timestamptz[]) AS bucket, SUM(new_orders) AS orders,
+                       SUM(new_revenue) AS revenue
                 FROM {PERIOD_TABLE} c
-                WHERE NOT is_bucket AND new_orders > 0 AND NOT EXISTS (
+                WHERE NOT is_cell AND new_orders > 0 AND EXISTS (
                     SELECT 1 FROM orders_order o
                     WHERE o.customer_id = c.customer_id AND o.placed_at < %s AND o.status NOT IN ({not_sales})
                 )
-                GROUP BY new_bucket
-            ) n ON n.new_bucket = b.bucket
-            WHERE b.is_bucket
+                GROUP BY 1
+            ) not_new USING (bucket)
             """,
-            [start, *(status.value for status in NOT_SALES)],
+            [bounds, bounds, start, *(status.value for status in NOT_SALES)],
         )
         cells = []
-        for bucket, new_orders, new_revenue, returning_orders, returning_revenue in cursor.fetchall():
+        # width_bucket() is the number of bucket starts up to the cell: 1 for the first bucket.
+        for index, orders, revenue, new_orders, new_revenue in cursor.fetchall():
+            bucket = starts[index - 1]
             cells.append({"bucket": bucket, "is_new": True, "orders": new_orders, "revenue": new_revenue})
             cells.append(
-                {"bucket": bucket, "is_new": False, "orders": returning_orders, "revenue": returning_revenue}
+                {
+                    "bucket": bucket,
+                    "is_new": False,
+                    "orders": orders - new_orders,
+                    "revenue": revenue - new_revenue,
+                }
             )
         cursor.execute(f"DROP TABLE {PERIOD_TABLE}")
     names = (
@@ -263,12 +310,12 @@ def _rfm_postgres(cursor, recent: int, lapsed: int, frequent: int) -> tuple[dict
     }
     parts = ["COUNT(*)", "COUNT(*) FILTER (WHERE orders >= 2)"]
     names = ["customers", "repeat_customers"]
-    for key, condition in segments.items():
+    for key in segments:
         parts += [
-            f"COUNT(*) FILTER (WHERE {condition})",
-            f"COALESCE(SUM(orders) FILTER (WHERE {condition}), 0)",
-            f"COALESCE(SUM(revenue) FILTER (WHERE {condition}), 0)",
-            f"AVG(recency) FILTER (WHERE {condition})",
+            f"COUNT(*) FILTER (WHERE is_{key})",
+            f"COALESCE(SUM(orders) FILTER (WHERE is_{key}), 0)",
+            f"COALESCE(SUM(revenue) FILTER (WHERE is_{key}), 0)",
+            f"AVG(recency) FILTER (WHERE is_{key})",
         ]
         names += [f"{key}__customers", f"{key}__orders", f"{key}__revenue", f"{key}__recency"]
     parts += [
@@ -276,7 +323,14 @@ def _rfm_postgres(cursor, recent: int, lapsed: int, frequent: int) -> tuple[dict
         "COALESCE(SUM(revenue), 0)",
         "SUM(revenue)::float8 / NULLIF(SUM(orders)::float8, 0)",
     ]
-    cursor.execute(f"SELECT {', '.join(parts)} FROM {PERIOD_TABLE} WHERE NOT is_bucket")
+    flags = ", ".join(f"{condition} AS is_{key}" for key, condition in segments.items())
+    # OFFSET 0 keeps the subquery apart, so that each condition is tested once per customer, not per aggregate.
+    cursor.execute(
+        f"""
+        SELECT {", ".join(parts)}
+        FROM (SELECT orders, revenue, recency, {flags} FROM {PERIOD_TABLE} WHERE NOT is_cell OFFSET 0) customers
+        """
+    )
     values = cursor.fetchone()
     rfm = dict(zip(names, values[: len(names)], strict=True))
     top_totals = dict(zip(["orders", "revenue", "aov"], values[len(names) :], strict=True))
