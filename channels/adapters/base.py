@@ -67,7 +67,7 @@ INTERNAL_STATUSES = frozenset(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class PlatformAddress:
     """A shipping address as the platform gave it (often masked or encrypted by the China platforms)."""
 
@@ -81,7 +81,7 @@ class PlatformAddress:
     country: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class PlatformOrderLine:
     """One order line: amounts are Decimal in the order currency; `raw` is the line's JSON as received."""
 
@@ -96,7 +96,7 @@ class PlatformOrderLine:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class PlatformOrder:
     """One platform order mapped to plain data; `platform_status` is the platform's own raw status value."""
 
