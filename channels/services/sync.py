@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -256,8 +256,6 @@ def _refresh_statistics() -> None:
     to millions of rows before autovacuum's next look; with an empty table's statistics the planner reads every
     order of the channel for each page (quadratic in the backfill) instead of probing the unique index. Called
     at doubling order counts, so it costs a few statements per run."""
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:

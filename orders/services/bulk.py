@@ -7,7 +7,7 @@ hooks run once per call (`orders_created` with every new order id), not once per
 `ensure_products` creates SKUs a platform sent that OMS does not know yet, so no order is lost.
 `insert_rows` / `insert_instances` (rows as dicts) are the writers underneath (also for the spreadsheet
 importer): COPY on PostgreSQL (ids from the tables' sequences), bulk_create elsewhere; `insert_rows_on_conflict`
-for rows that may exist already.
+for rows that may exist already. `among` is the lookup filter both use (one array parameter on PostgreSQL).
 """
 
 from __future__ import annotations
