@@ -256,8 +256,8 @@ def insert_rows_on_conflict(
 
 
 class _AnyOf(models.Lookup):
-    """``column = ANY(%s)`` with the values as one array parameter (PostgreSQL): an ``IN (%s, %s, …)`` of
-    hundreds of placeholders costs the driver a parse of the statement and Django a lookup per value."""
+    """``column = ANY(%s)`` with the values as one array parameter (PostgreSQL). An ``IN`` list with hundreds of
+    placeholders costs the driver a parse of the statement and Django a lookup per value."""
 
     lookup_name = "any_of"
     prepare_rhs = False
