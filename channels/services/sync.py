@@ -15,10 +15,13 @@ are idempotent by payload hash). While a page is written, a thread already fetch
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -29,7 +32,7 @@ from django.utils.translation import gettext as _
 from channels.choices import SyncRunStatus, SyncTrigger
 from channels.mapping import load_mapping
 from channels.models import Channel, SyncRun
-from channels.services.upsert import UpsertResult, upsert_orders
+from channels.services.upsert import UpsertResult, prepare_orders, upsert_orders
 from oms.actors import Actor
 from oms.errors import OMSError
 
@@ -46,6 +49,13 @@ ANALYZE_FIRST_AT = 2000
 """Orders created by one run after which the looked-up tables' statistics are refreshed (then at 2×, 4×, …)."""
 ANALYZED_TABLES = ("channels_channelorder", "orders_customer")
 """Tables each page looks orders and customers up in (by external id, by dedupe key)."""
+SYNC_GC_THRESHOLD = 50_000
+"""Allocations between young-generation collections while a sync runs (Python's default is 700): a page makes
+hundreds of thousands of short-lived objects, and the default schedule also sweeps the whole heap every few
+pages. Measured: about a sixth of the sync's Python time."""
+SYNC_SWITCH_INTERVAL = 0.0002
+"""Seconds the preparing thread may hold the GIL once the writing thread wants it back (Python's default is
+0.005): the writer gets each database reply within this, so its statements follow each other closely."""
 
 
 class SyncAlreadyRunning(OMSError):
@@ -156,10 +166,15 @@ def sync_channel(
         actor = Actor.channel(channel.code)
         pages_in_window = 0
         analyze_at = ANALYZE_FIRST_AT
-        for page in prefetched(adapter.fetch_orders(start, end)) if windows else []:
+        channel.default_warehouse  # noqa: B018  (read here: the preparing thread must not query)
+        pages = (
+            (page, prepare_orders(page.orders, channel=channel, mapping=mapping))
+            for page in adapter.fetch_orders(start, end)
+        )
+        for page, prepared in tuned_prefetch(pages) if windows else []:
             pages_in_window += 1
             with transaction.atomic():
-                result = upsert_orders(channel, page.orders, mapping=mapping, actor=actor)
+                result = upsert_orders(channel, prepared, mapping=mapping, actor=actor)
                 fields = _progress(run, result, page, pages_in_window)
                 if not page.has_more and page.window_end is not None:
                     fields["windows_done"] = run.windows_done + 1
@@ -185,6 +200,32 @@ def sync_channel(
     finally:
         if own_adapter and adapter is not None:
             adapter.close()
+
+
+_tuned_runs = 0
+_tuning_lock = threading.Lock()
+_saved_tuning: tuple = ()
+
+
+@contextmanager
+def throughput_tuning() -> Iterator[None]:
+    """Tune the interpreter for a sync while any sync of this process runs (`SYNC_GC_THRESHOLD`,
+    `SYNC_SWITCH_INTERVAL`); the previous settings come back when the last one ends."""
+    global _tuned_runs, _saved_tuning
+    with _tuning_lock:
+        if _tuned_runs == 0:
+            _saved_tuning = (gc.get_threshold(), sys.getswitchinterval())
+            gc.set_threshold(SYNC_GC_THRESHOLD, *_saved_tuning[0][1:])
+            sys.setswitchinterval(SYNC_SWITCH_INTERVAL)
+        _tuned_runs += 1
+    try:
+        yield
+    finally:
+        with _tuning_lock:
+            _tuned_runs -= 1
+            if _tuned_runs == 0:
+                gc.set_threshold(*_saved_tuning[0])
+                sys.setswitchinterval(_saved_tuning[1])
 
 
 def prefetched[T](items: Iterator[T], *, ahead: int = PREFETCH_PAGES) -> Iterator[T]:
@@ -228,6 +269,12 @@ def prefetched[T](items: Iterator[T], *, ahead: int = PREFETCH_PAGES) -> Iterato
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def tuned_prefetch[T](items: Iterator[T]) -> Iterator[T]:
+    """`prefetched` under `throughput_tuning` (for as long as the pages are being consumed)."""
+    with throughput_tuning():
+        yield from prefetched(items)
 
 
 def _progress(run: SyncRun, result: UpsertResult, page: Any, pages_in_window: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,7 +32,20 @@ from oms.actors import Actor
 from oms.errors import OMSError
 from orders.choices import EventType, ExceptionReason
 from orders.services import create_order, flag_exception, record_payment
-from orders.services.bulk import EncodedJSON, among, create_orders_bulk, ensure_products, insert_rows
+from orders.services.bulk import (
+    EncodedJSON,
+    ProductStandIns,
+    StagedOrder,
+    among,
+    copy_row_around,
+    copy_text_lines,
+    create_orders_bulk,
+    ensure_products,
+    insert_rows,
+    stage_order,
+    write_staged,
+    writes_set_based,
+)
 from orders.services.events import json_default, jsonable
 
 logger = logging.getLogger(__name__)
@@ -102,10 +116,99 @@ def _latest_per_id(orders: list[Any]) -> list[Any]:
     return list(latest.values())
 
 
-def upsert_orders(channel: Any, orders: list[Any], *, mapping: ChannelMapping, actor: Actor) -> UpsertResult:
-    """Create or update the OMS orders for a batch of `PlatformOrder`s of one channel (inside a transaction)."""
+@dataclass(slots=True)
+class PreparedOrder:
+    """A platform order with the work that needs no database done: its payload encoded and hashed once, and
+    (when asked for ahead) its mapping to an OMS order input, or the error that refused it."""
+
+    position: int
+    order: Any
+    encoded: _EncodedPayload
+    mapped: MappedOrder | None = None
+    refusal: OMSError | None = None
+    staged: StagedOrder | None = None
+    """PostgreSQL: the mapped order checked and formatted for `write_staged`, or the error in `stage_error`."""
+    stage_error: OMSError | None = None
+    channel_order_parts: tuple[str, str] | None = None
+    """With `staged`: its ChannelOrder row as COPY text around the order id (`copy_row_around`)."""
+
+    def map(self, channel: Any, mapping: ChannelMapping) -> None:
+        """Map the order now (idempotent): `mapped`, or `refusal` when the mapping refuses it."""
+        if self.mapped is None and self.refusal is None:
+            try:
+                self.mapped = map_order(self.order, channel=channel, mapping=mapping)
+            except OMSError as exc:
+                self.refusal = exc
+
+    def stage(self, channel: Any, products: ProductStandIns, now) -> None:
+        """Check and format the mapped order for `write_staged` now (idempotent; needs `map` first)."""
+        if self.mapped is not None and self.staged is None and self.stage_error is None:
+            try:
+                self.staged = stage_order(
+                    self.position,
+                    self.mapped.data,
+                    products,
+                    payment_reference=payment_reference(channel),
+                    now=now,
+                )
+            except OMSError as exc:
+                self.stage_error = exc
+            else:
+                self.channel_order_parts = copy_row_around(
+                    ChannelOrder, self.channel_order_row(channel, now), "order_id"
+                )
+
+    def channel_order_row(self, channel: Any, now) -> dict[str, Any]:
+        """The values of this order's ChannelOrder row (no OMS order yet, no error)."""
+        return {
+            "channel_id": channel.pk,
+            "external_id": self.order.external_id,
+            "order_id": None,
+            "raw": self.encoded,
+            "payload_hash": self.encoded.text_hash,
+            "platform_status": self.order.platform_status[:64],
+            "platform_updated_at": self.order.updated_at,
+            "synced_at": now,
+            "last_error": "",
+        }
+
+
+def payment_reference(channel: Any) -> str:
+    """The transaction id a synced order's platform payment carries (`{external_id}` filled in)."""
+    return f"{channel.code}:{{external_id}}"
+
+
+def prepare_orders(
+    orders: list[Any], *, channel: Any = None, mapping: ChannelMapping | None = None
+) -> list[PreparedOrder]:
+    """One PreparedOrder per external id (the latest version), mapped ahead when `mapping` is given, and on
+    PostgreSQL also staged for the set-based writer.
+
+    Touches no database, so a sync runs it for the next page in its fetching thread while the current page is
+    written. Working ahead also maps orders that turn out to be known (that work is then not used).
+    """
+    prepared = [
+        PreparedOrder(position, order, encoded_payload(order.raw))
+        for position, order in enumerate(_latest_per_id(orders))
+    ]
+    if mapping is not None:
+        staging = writes_set_based()
+        products, now = ProductStandIns(), timezone.now()
+        for item in prepared:
+            item.map(channel, mapping)
+            if staging:
+                item.stage(channel, products, now)
+    return prepared
+
+
+def upsert_orders(
+    channel: Any, orders: list[Any] | list[PreparedOrder], *, mapping: ChannelMapping, actor: Actor
+) -> UpsertResult:
+    """Create or update the OMS orders for a batch of `PlatformOrder`s of one channel (inside a transaction);
+    the batch may come from `prepare_orders` already."""
     result = UpsertResult()
-    orders = _latest_per_id(orders)
+    if orders and not isinstance(orders[0], PreparedOrder):  # a webhook's: prepared here, mapped on creation
+        orders = prepare_orders(orders)
     if not orders:
         return result
     now = timezone.now()
@@ -113,20 +216,20 @@ def upsert_orders(channel: Any, orders: list[Any], *, mapping: ChannelMapping, a
         existing = {
             co.external_id: co
             for co in ChannelOrder.objects.select_for_update()
-            .filter(among("external_id", [o.external_id for o in orders]), channel=channel)
+            .filter(among("external_id", [item.order.external_id for item in orders]), channel=channel)
             .order_by("pk")
         }
-        to_create: list[tuple[Any, _EncodedPayload, ChannelOrder | None]] = []
+        to_create: list[tuple[PreparedOrder, ChannelOrder | None]] = []
         to_update: list[tuple[Any, str, ChannelOrder]] = []
-        for platform_order in orders:
-            encoded = encoded_payload(platform_order.raw)
+        for item in orders:
+            platform_order, digest = item.order, item.encoded.text_hash
             known = existing.get(platform_order.external_id)
             if known is None or known.order_id is None:
-                to_create.append((platform_order, encoded, known))
-            elif known.payload_hash == encoded.text_hash or _is_stale(platform_order, known):
+                to_create.append((item, known))
+            elif known.payload_hash == digest or _is_stale(platform_order, known):
                 result.unchanged += 1
             else:
-                to_update.append((platform_order, encoded.text_hash, known))
+                to_update.append((platform_order, digest, known))
         if to_create:
             _create(channel, to_create, mapping=mapping, actor=actor, now=now, result=result)
         updated = [
@@ -174,61 +277,50 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
     earlier sync (`known`) is updated in place.
     """
     mapped: list[tuple[Any, dict[str, Any], MappedOrder]] = []
+    prepared: list[PreparedOrder] = []  # the items of `mapped`
     refused: list[dict[str, Any]] = []
-    known_by_id = {known.external_id: known for _po, _enc, known in items if known is not None}
-    for platform_order, encoded, _known in items:
-        row = {
-            "channel_id": channel.pk,
-            "external_id": platform_order.external_id,
-            "order_id": None,
-            "raw": encoded,
-            "payload_hash": encoded.text_hash,
-            "platform_status": platform_order.platform_status[:64],
-            "platform_updated_at": platform_order.updated_at,
-            "synced_at": now,
-            "last_error": "",
-        }
-        try:
-            mapped.append((platform_order, row, map_order(platform_order, channel=channel, mapping=mapping)))
-        except OMSError as exc:
-            _refuse(row, platform_order, exc, refused, result)
-    specs: dict[str, tuple[str, Decimal]] = {}
-    for _po, _row, item in mapped:
-        for line in item.data.lines:
-            if line.sku not in specs:
-                specs[line.sku] = (line.name, Decimal(str(line.unit_price or 0)))
-    products = ensure_products(specs)
-    inputs = [item.data for *_rest, item in mapped]
-    created: dict[int, Any] = {}
-    errors: dict[int, OMSError] = {}
+    known_by_id = {known.external_id: known for _item, known in items if known is not None}
+    for item, _known in items:
+        platform_order = item.order
+        row = item.channel_order_row(channel, now)
+        item.map(channel, mapping)
+        if item.mapped is None:
+            _refuse(row, platform_order, item.refusal, refused, result)
+        else:
+            mapped.append((platform_order, row, item.mapped))
+            prepared.append(item)
     try:
         with transaction.atomic():
-            outcome = create_orders_bulk(
-                inputs,
-                actor=actor,
-                event_type=EventType.SYNCED,
-                payment_reference=f"{channel.code}:{{external_id}}",
-                products=products,
-            )
-            created, errors = outcome.orders, outcome.errors
+            if writes_set_based():
+                created, errors = _write_staged(channel, prepared, actor=actor, now=now)
+            else:
+                outcome = create_orders_bulk(
+                    [item.data for *_rest, item in mapped],
+                    actor=actor,
+                    event_type=EventType.SYNCED,
+                    payment_reference=payment_reference(channel),
+                    products=ensure_products(_product_specs(mapped)),
+                )
+                created, errors = outcome.order_ids, outcome.errors
     except IntegrityError:
         # Someone (a webhook, another node) created one of these orders meanwhile: go one by one.
+        ensure_products(_product_specs(mapped))
         created, errors = _create_one_by_one(channel, mapped, actor=actor)
     rows: list[dict[str, Any]] = []
     for index, (platform_order, row, item) in enumerate(mapped):
-        order = created.get(index)
-        if order is None:
+        order_id = created.get(index)
+        if order_id is None:
             exc = errors.get(index)
             if exc is None:  # created meanwhile by someone else: it is an update now
                 result.unchanged += 1
                 continue
             _refuse(row, platform_order, exc, refused, result)
             continue
-        row["order_id"] = order.pk
+        row["order_id"] = order_id
         result.created += 1
         if item.anomalies:
             flag_exception(
-                order, reason=ExceptionReason.AMOUNT_ANOMALY, detail="; ".join(item.anomalies), actor=actor
+                order_id, reason=ExceptionReason.AMOUNT_ANOMALY, detail="; ".join(item.anomalies), actor=actor
             )
         rows.append(row)
     rows += refused  # refused on their first sight too: payload and reason
@@ -239,9 +331,54 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
             setattr(known, name, row[name])
         known.raw = row["raw"].value
         retried.append(known)
-    insert_rows(ChannelOrder, [row for row in rows if row["external_id"] not in known_by_id], returning=False)
+    new_rows = [row for row in rows if row["external_id"] not in known_by_id]
+    if writes_set_based():
+        parts = {item.order.external_id: item.channel_order_parts for item in prepared}
+        copy_text_lines(ChannelOrder, _channel_order_lines(new_rows, parts))
+    else:
+        insert_rows(ChannelOrder, new_rows, returning=False)
     if retried:
         _save_rows(retried, [*CHANNEL_ORDER_FIELDS, "order"])
+
+
+def _channel_order_lines(
+    rows: list[dict[str, Any]], parts: dict[str, tuple[str, str] | None]
+) -> Iterator[str]:
+    """COPY text of new channel orders: a created order's from the parts its staging formatted, others' now."""
+    for row in rows:
+        order_id = row["order_id"]
+        head, tail = (order_id and parts.get(row["external_id"])) or copy_row_around(
+            ChannelOrder, row, "order_id"
+        )
+        yield f"{head}{'\\N' if order_id is None else order_id}{tail}"
+
+
+def _product_specs(mapped: list[tuple[Any, dict[str, Any], MappedOrder]]) -> dict[str, tuple[str, Decimal]]:
+    """(name, price) of each SKU the mapped orders name, from its first line (for `ensure_products`)."""
+    specs: dict[str, tuple[str, Decimal]] = {}
+    for _po, _row, item in mapped:
+        for line in item.data.lines:
+            if line.sku not in specs:
+                specs[line.sku] = (line.name, Decimal(str(line.unit_price or 0)))
+    return specs
+
+
+def _write_staged(
+    channel: Any, prepared: list[PreparedOrder], *, actor: Actor, now
+) -> tuple[dict[int, int], dict[int, OMSError]]:
+    """The PostgreSQL creation: the mapped orders (staged ahead by the sync's fetching thread, or now) written
+    set-based, unknown SKUs becoming products. Order ids and errors by position in `prepared`."""
+    products = ProductStandIns()
+    staged, errors, positions = [], {}, {}
+    for index, item in enumerate(prepared):
+        item.stage(channel, products, now)
+        if item.staged is None:
+            errors[index] = item.stage_error
+        else:
+            staged.append(item.staged)
+            positions[item.staged.index] = index
+    order_ids = write_staged(staged, actor=actor, event_type=EventType.SYNCED, create_products=True)
+    return {positions[key]: order_id for key, order_id in order_ids.items()}, errors
 
 
 def _refuse(
@@ -254,8 +391,8 @@ def _refuse(
     result.error(platform_order.external_id, exc.code, exc.message)
 
 
-def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, Any], dict[int, OMSError]]:
-    created: dict[int, Any] = {}
+def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, int], dict[int, OMSError]]:
+    created: dict[int, int] = {}
     errors: dict[int, OMSError] = {}
     for index, (platform_order, _row, item) in enumerate(mapped):
         try:
@@ -270,7 +407,7 @@ def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, Any]
                         transaction_id=f"{channel.code}:{platform_order.external_id}",
                         paid_at=item.data.paid_at,
                     )
-                created[index] = order
+                created[index] = order.pk
         except OMSError as exc:
             if exc.code != "duplicate_external_id":
                 errors[index] = exc

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
+from enum import Enum
+from functools import cache, cached_property
 from typing import Any
 
 import orjson
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +35,7 @@ from orders.models import Customer, CustomerAddress, Order, OrderEvent, OrderLin
 from orders.services.creation import (
     OrderInput,
     ValidatedLine,
-    reserve_order_numbers,
+    reserve_order_numbers_by_day,
     validate_order_input,
 )
 from orders.services.customers import customer_dedupe_key, normalize_email, normalize_phone
@@ -44,10 +44,16 @@ from orders.services.events import event_values, json_default, jsonable
 
 @dataclass
 class BulkOutcome:
-    """Per input index: the created order, or the error that refused it."""
+    """Per input index: the created order's id, or the error that refused it."""
 
-    orders: dict[int, Order] = field(default_factory=dict)
+    order_ids: dict[int, int] = field(default_factory=dict)
     errors: dict[int, OMSError] = field(default_factory=dict)
+
+    @cached_property
+    def orders(self) -> dict[int, Order]:
+        """The created orders by input index (read in one query when first asked for)."""
+        found = Order.objects.in_bulk(list(self.order_ids.values()))
+        return {index: found[order_id] for index, order_id in self.order_ids.items()}
 
 
 def insert_rows(
@@ -189,6 +195,32 @@ def _copy(
     return pks if returning else []
 
 
+def copy_row_around(model: type[models.Model], row: dict[str, Any], hole: str) -> tuple[str, str]:
+    """`row` ({attname: value}, defaults for the rest, no primary key) as a line of COPY text for `model`, split
+    around the value of the `hole` column: a writer that learns that value later (an order id) puts it between
+    the two parts (`copy_text_lines`). Lets a thread without the database format rows ahead."""
+    plan = _copy_plan(model)
+    (values,) = _value_lists(plan, [row])
+    for index in plan.json:
+        values[index] = _json_text(values[index])
+    values = values[1:]
+    at = plan.names.index(hole) - 1
+    before, after = values[:at], values[at + 1 :]
+    head = copy_text_row(before)[:-1] + "\t" if before else ""
+    return head, "\t" + copy_text_row(after) if after else "\n"
+
+
+def copy_text_lines(model: type[models.Model], lines: Iterable[str]) -> None:
+    """COPY lines of text (from `copy_text_row` / `copy_row_around`, primary key left to its default) into
+    `model`'s table (PostgreSQL)."""
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(_copy_plan(model).sql_without_pk) as writer,
+    ):
+        writer.write("".join(lines))
+
+
 class EncodedJSON:
     """A JSON value with its text already made (e.g. a raw payload encoded once for its hash): `_copy` writes
     the text as it is; other writers store `value`."""
@@ -310,20 +342,25 @@ def _customer_ids_for(keyed: Iterable[tuple[str, OrderInput]]) -> dict[str, int]
     wanted: dict[str, dict[str, Any]] = {}
     for key, data in keyed:
         if key and key not in wanted:
-            wanted[key] = {
-                "dedupe_key": key,
-                "name": data.buyer_name[:200],
-                "phone": normalize_phone(data.buyer_phone or data.receiver_phone),
-                "email": normalize_email(data.buyer_email),
-                "channel_id": getattr(data.channel, "pk", None),
-                "channel_buyer_id": data.buyer_id or "",
-            }
+            wanted[key] = _customer_values(key, data)
     if not wanted:
         return {}
     found = dict(Customer.objects.filter(among("dedupe_key", wanted)).values_list("dedupe_key", "pk"))
     missing = [row for key, row in sorted(wanted.items()) if key not in found]
     found.update(insert_rows_on_conflict(Customer, missing, key="dedupe_key"))
     return found
+
+
+def _customer_values(key: str, data: OrderInput) -> dict[str, Any]:
+    """The customer an order's buyer becomes (the first order of a page with a new dedupe key names it)."""
+    return {
+        "dedupe_key": key,
+        "name": data.buyer_name[:200],
+        "phone": normalize_phone(data.buyer_phone or data.receiver_phone),
+        "email": normalize_email(data.buyer_email),
+        "channel_id": getattr(data.channel, "pk", None),
+        "channel_buyer_id": data.buyer_id or "",
+    }
 
 
 def _customer_key(data: OrderInput) -> str:
@@ -333,6 +370,61 @@ def _customer_key(data: OrderInput) -> str:
         channel_code=getattr(data.channel, "code", ""),
         buyer_id=data.buyer_id or "",
     )
+
+
+STAGED_ORDER_FIELDS = (
+    "channel_id",
+    "external_id",
+    "order_type",
+    "status",
+    "payment_status",
+    "warehouse_id",
+    "currency",
+    "subtotal",
+    "discount",
+    "shipping_fee",
+    "tax",
+    "total",
+    "paid_amount",
+    "buyer_name",
+    "buyer_phone",
+    "buyer_email",
+    "receiver_name",
+    "receiver_phone",
+    "province",
+    "city",
+    "district",
+    "street",
+    "postcode",
+    "buyer_note",
+    "seller_note",
+    "placed_at",
+    "paid_at",
+)
+"""The order fields an input sets (`_order_values`); the number, customer and the rest are filled in on writing."""
+_ADDRESS_FIELDS = ("receiver_name", "receiver_phone", "province", "city", "district", "street", "postcode")
+"""The order fields a customer's address book entry copies."""
+
+
+@dataclass(slots=True)
+class _NewOrder:
+    """One validated input on its way to the database (the portable writer)."""
+
+    index: int
+    data: OrderInput
+    lines: list[ValidatedLine]
+    values: dict[str, Any]
+    customer_key: str
+
+
+@dataclass(slots=True)
+class StagedOrder:
+    """One checked input formatted for the set-based writer: COPY text of its staging row and of its lines."""
+
+    index: int
+    order_row: str
+    line_rows: str
+    line_count: int
 
 
 def create_orders_bulk(
@@ -346,10 +438,14 @@ def create_orders_bulk(
 ) -> BulkOutcome:
     """Create many orders at once with the checks of `create_order`; invalid inputs are reported, not raised.
 
-    Paid inputs get a succeeded Payment (method `payment_method`, transaction id from `payment_reference`) so
-    later refunds add up. Duplicate external ids raise IntegrityError from the database: callers that may race
-    (two syncs, a webhook) run this in a savepoint and fall back to `create_order` one by one. `products` (by SKU,
-    e.g. from `ensure_products`) saves reading them again; SKUs missing from it are read.
+    Paid inputs get a succeeded Payment (method `payment_method`, transaction id from `payment_reference`, which
+    may name the `{external_id}`) so later refunds add up. Duplicate external ids raise IntegrityError from the
+    database: callers that may race (two syncs, a webhook) run this in a savepoint and fall back to
+    `create_order` one by one. `products` (by SKU, e.g. from `ensure_products`) saves reading them again; SKUs
+    missing from it are read.
+
+    PostgreSQL: `stage_order` + `write_staged` (set-based); elsewhere row by row in bulk. Both write the same
+    rows (tested).
     """
     outcome = BulkOutcome()
     if not inputs:
@@ -358,138 +454,503 @@ def create_orders_bulk(
     unknown = {line.sku for data in inputs for line in data.lines} - products.keys()
     if unknown:
         products.update({p.sku: p for p in Product.objects.filter(among("sku", unknown))})
-    valid: list[tuple[int, OrderInput, list[ValidatedLine], dict]] = []
+    now = timezone.now()
+    if writes_set_based():
+        staged = []
+        for index, data in enumerate(inputs):
+            try:
+                staged.append(
+                    stage_order(index, data, products, payment_reference=payment_reference, now=now)
+                )
+            except OMSError as exc:
+                outcome.errors[index] = exc
+        if staged:
+            outcome.order_ids = write_staged(
+                staged, actor=actor, event_type=event_type, payment_method=payment_method
+            )
+        return outcome
+    valid: list[_NewOrder] = []
     for index, data in enumerate(inputs):
         try:
             checked = validate_order_input(data, products)
-            lines, amounts = checked.lines, {**checked.amounts, "currency": checked.currency}
         except OMSError as exc:
             outcome.errors[index] = exc
             continue
-        valid.append((index, data, lines, amounts))
-    if not valid:
-        return outcome
-    now = timezone.now()
-    # No savepoint of its own: a caller that recovers from an IntegrityError holds one (channels' upsert does).
-    with transaction.atomic(savepoint=False):
-        keys = {index: _customer_key(data) for index, data, _l, _a in valid}
-        customers = _customer_ids_for((keys[index], data) for index, data, _l, _a in valid)
-        by_day: dict = defaultdict(list)
-        for item in valid:
-            placed_at = item[1].placed_at or now
-            by_day[timezone.localdate(placed_at)].append(item)
-        numbers: dict[int, str] = {}
-        for day, items in by_day.items():
-            for item, number in zip(items, reserve_order_numbers(day, len(items)), strict=True):
-                numbers[item[0]] = number
-        order_rows = []
-        for index, data, _lines, amounts in valid:
-            order_rows.append(
+        valid.append(
+            _NewOrder(index, data, checked.lines, _order_values(data, checked, now), _customer_key(data))
+        )
+    if valid:
+        # No savepoint of its own: a caller that recovers from an IntegrityError holds one (channels' upsert does).
+        with transaction.atomic(savepoint=False):
+            order_ids = _write_rows(
+                valid,
+                actor=actor,
+                event_type=event_type,
+                payment_method=payment_method,
+                payment_reference=payment_reference,
+                now=now,
+            )
+            outcome.order_ids = {new.index: order_id for new, order_id in zip(valid, order_ids, strict=True)}
+            hooks.dispatch("orders_created", order_ids=order_ids, actor=actor, event_type=event_type)
+    return outcome
+
+
+def writes_set_based() -> bool:
+    """Whether this database takes the set-based writer (`stage_order` + `write_staged`): PostgreSQL."""
+    return connection.vendor == "postgresql"
+
+
+def _order_values(data: OrderInput, checked: Any, now) -> dict[str, Any]:
+    """An order's fields ({attname: value}, `STAGED_ORDER_FIELDS`) from a validated input."""
+    amounts = checked.amounts
+    return {
+        "channel_id": getattr(data.channel, "pk", None),
+        "external_id": data.external_id or "",
+        "order_type": data.order_type,
+        "status": data.status,
+        "payment_status": data.payment_status,
+        "warehouse_id": getattr(data.warehouse, "pk", None),
+        "currency": checked.currency,
+        "subtotal": amounts["subtotal"],
+        "discount": amounts["discount"],
+        "shipping_fee": amounts["shipping_fee"],
+        "tax": amounts["tax"],
+        "total": amounts["total"],
+        "paid_amount": amounts["paid_amount"],
+        "buyer_name": data.buyer_name[:100],
+        "buyer_phone": normalize_phone(data.buyer_phone),
+        "buyer_email": data.buyer_email,
+        "receiver_name": data.receiver_name[:100],
+        "receiver_phone": normalize_phone(data.receiver_phone),
+        "province": data.province,
+        "city": data.city,
+        "district": data.district,
+        "street": data.street[:300],
+        "postcode": data.postcode,
+        "buyer_note": data.buyer_note,
+        "seller_note": data.seller_note,
+        "placed_at": data.placed_at or now,
+        "paid_at": data.paid_at,
+    }
+
+
+def _creation_event(data: OrderInput, values: dict[str, Any], line_count: int) -> tuple[str, dict[str, Any]]:
+    """The message and details of an order's first timeline event."""
+    message = _("Order created with %(n)s lines, total %(total)s %(cur)s") % {
+        "n": line_count,
+        "total": values["total"],
+        "cur": values["currency"],
+    }
+    return message, {**data.extra, "status": values["status"], "total": values["total"]}
+
+
+def _write_rows(
+    valid: list[_NewOrder], *, actor: Actor, event_type: str, payment_method: str, payment_reference: str, now
+) -> list[int]:
+    """The portable writer: customers, then orders, lines, payments, events and addresses as bulk inserts."""
+    customers = _customer_ids_for((new.customer_key, new.data) for new in valid)
+    numbers = reserve_order_numbers_by_day([timezone.localdate(new.values["placed_at"]) for new in valid])
+    order_rows = [
+        {**new.values, "number": number, "customer_id": customers.get(new.customer_key)}
+        for new, number in zip(valid, numbers, strict=True)
+    ]
+    order_ids = insert_rows(Order, order_rows)
+    line_rows, payments, events, addresses = [], [], [], []
+    for order_id, order, new in zip(order_ids, order_rows, valid, strict=True):
+        for line in new.lines:
+            line_rows.append(
                 {
-                    "number": numbers[index],
-                    "channel_id": getattr(data.channel, "pk", None),
-                    "external_id": data.external_id or "",
-                    "order_type": data.order_type,
-                    "status": data.status,
-                    "payment_status": data.payment_status,
-                    "customer_id": customers.get(keys[index]),
-                    "warehouse_id": getattr(data.warehouse, "pk", None),
-                    "currency": amounts["currency"],
-                    "subtotal": amounts["subtotal"],
-                    "discount": amounts["discount"],
-                    "shipping_fee": amounts["shipping_fee"],
-                    "tax": amounts["tax"],
-                    "total": amounts["total"],
-                    "paid_amount": amounts["paid_amount"],
-                    "buyer_name": data.buyer_name[:100],
-                    "buyer_phone": normalize_phone(data.buyer_phone),
-                    "buyer_email": data.buyer_email,
-                    "receiver_name": data.receiver_name[:100],
-                    "receiver_phone": normalize_phone(data.receiver_phone),
-                    "province": data.province,
-                    "city": data.city,
-                    "district": data.district,
-                    "street": data.street[:300],
-                    "postcode": data.postcode,
-                    "buyer_note": data.buyer_note,
-                    "seller_note": data.seller_note,
-                    "placed_at": data.placed_at or now,
-                    "paid_at": data.paid_at,
+                    "order_id": order_id,
+                    "product_id": line.product.pk,
+                    "sku": line.sku,
+                    "name": line.name,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "discount": line.discount,
+                    "total": line.total,
+                    "external_line_id": line.external_line_id,
                 }
             )
-        orders = insert_instances(Order, order_rows)
-        line_rows, payments, events, addresses = [], [], [], []
-        created_message = _("Order created with %(n)s lines, total %(total)s %(cur)s")
-        for order, (index, data, lines, amounts) in zip(orders, valid, strict=True):
-            outcome.orders[index] = order
-            order_id = order.pk
-            cache = (
-                order._state.fields_cache
-            )  # the related objects the caller gave, as Order(channel=...) keeps
-            if data.channel is not None:
-                cache["channel"] = data.channel
-            if data.warehouse is not None:
-                cache["warehouse"] = data.warehouse
-            for line in lines:
-                line_rows.append(
-                    {
-                        "order_id": order_id,
-                        "product_id": line.product.pk,
-                        "sku": line.sku,
-                        "name": line.name,
-                        "quantity": line.quantity,
-                        "unit_price": line.unit_price,
-                        "discount": line.discount,
-                        "total": line.total,
-                        "external_line_id": line.external_line_id,
-                    }
-                )
-            if amounts["paid_amount"] > 0:
-                payments.append(
-                    {
-                        "order_id": order_id,
-                        "method": payment_method,
-                        "amount": amounts["paid_amount"],
-                        "currency": order.currency,
-                        "transaction_id": payment_reference.format(
-                            external_id=order.external_id, number=order.number
-                        )[:128],
-                        "paid_at": data.paid_at or order.placed_at,
-                    }
-                )
-            events.append(
-                event_values(
-                    order_id,
-                    type=event_type,
-                    actor=actor,
-                    message=created_message % {"n": len(lines), "total": order.total, "cur": order.currency},
-                    status=order.status,
-                    total=order.total,
-                    **data.extra,
-                )
+        if order["paid_amount"] > 0:
+            payments.append(
+                {
+                    "order_id": order_id,
+                    "method": payment_method,
+                    "amount": order["paid_amount"],
+                    "currency": order["currency"],
+                    "transaction_id": payment_reference.format(external_id=order["external_id"])[:128],
+                    "paid_at": new.data.paid_at or order["placed_at"],
+                }
             )
-            if order.customer_id and order.receiver_name and order.street:
-                addresses.append(
-                    {
-                        "customer_id": order.customer_id,
-                        "receiver_name": order.receiver_name,
-                        "receiver_phone": order.receiver_phone,
-                        "province": order.province,
-                        "city": order.city,
-                        "district": order.district,
-                        "street": order.street,
-                        "postcode": order.postcode,
-                        "use_count": 1,
-                        "last_used_at": now,
-                    }
-                )
-        insert_rows(OrderLine, line_rows, returning=False)
-        insert_rows(Payment, payments, returning=False)
-        insert_rows(OrderEvent, events, returning=False)
-        # A known address keeps its use count here (a bulk path does not bump counters).
-        insert_rows_on_conflict(CustomerAddress, addresses)
+        message, details = _creation_event(new.data, order, len(new.lines))
+        events.append(event_values(order_id, type=event_type, actor=actor, message=message, **details))
+        if order["customer_id"] and order["receiver_name"] and order["street"]:
+            addresses.append(
+                {
+                    "customer_id": order["customer_id"],
+                    **{name: order[name] for name in _ADDRESS_FIELDS},
+                    "use_count": 1,
+                    "last_used_at": now,
+                }
+            )
+    insert_rows(OrderLine, line_rows, returning=False)
+    insert_rows(Payment, payments, returning=False)
+    insert_rows(OrderEvent, events, returning=False)
+    # A known address keeps its use count here (a bulk path does not bump counters).
+    insert_rows_on_conflict(CustomerAddress, addresses)
+    return order_ids
+
+
+class ProductStandIns(dict):
+    """Products by SKU for `stage_order` when the writer creates the missing ones (`write_staged(...,
+    create_products=True)`): every SKU is known, as an unsaved product without name or price, so a line keeps
+    its own name and price and the writer resolves the product by SKU. Touches no database."""
+
+    def get(self, sku: str, default: Any = None) -> Product:  # noqa: ARG002  (always found)
+        product = super().get(sku)
+        if product is None:
+            product = self[sku] = Product(sku=sku, name="", price=ZERO)
+        return product
+
+
+def stage_order(
+    index: int,
+    data: OrderInput,
+    products: dict[str, Product],
+    *,
+    payment_reference: str = "{external_id}",
+    now=None,
+) -> StagedOrder:
+    """Check one input (`validate_order_input`, raising its OMSError) and format it for `write_staged`: its
+    order, customer, payment and first event as one staging row, its lines as rows of their own.
+
+    Touches no database when `products` has every SKU (or is `ProductStandIns`), so a sync stages the next page
+    in its fetching thread while the current one is written.
+    """
+    checked = validate_order_input(data, products)
+    values = _order_values(data, checked, now or timezone.now())
+    key = _customer_key(data)
+    customer = _customer_values(key, data) if key else _NO_CUSTOMER
+    message, details = _creation_event(data, values, len(checked.lines))
+    order_row = copy_text_row(
+        [
+            index,
+            timezone.localdate(values["placed_at"]),
+            *map(values.__getitem__, STAGED_ORDER_FIELDS),
+            key or None,
+            customer["name"],
+            customer["phone"],
+            customer["email"],
+            customer["channel_buyer_id"],
+            payment_reference.format(external_id=values["external_id"])[:128],
+            data.paid_at or values["placed_at"],
+            message,
+            _json_text(jsonable(details)),
+        ]
+    )
+    line_rows = "".join(
+        copy_text_row(
+            [
+                index,
+                position,
+                line.sku,
+                line.name,
+                line.quantity,
+                line.unit_price,
+                line.discount,
+                line.total,
+                line.external_line_id,
+            ]
+        )
+        for position, line in enumerate(checked.lines)
+    )
+    return StagedOrder(index, order_row, line_rows, len(checked.lines))
+
+
+_NO_CUSTOMER = {"name": "", "phone": "", "email": "", "channel_buyer_id": ""}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text_row(values: list[Any]) -> str:
+    """One line of PostgreSQL's COPY text format: None as \\N, text escaped, other values as `str` writes them
+    (ISO dates and times with their offset, plain decimals), which is what their columns read.
+
+    Text rarely holds a tab, line break or backslash, so the line is joined first and escaped field by field
+    only when the counts show one: a check of the whole line instead of four per field.
+    """
+    line = "\t".join(
+        [_NULL if value is None else value if type(value) is str else str(value) for value in values]
+    )
+    if (
+        line.count("\\") == values.count(None)
+        and line.count("\t") == len(values) - 1
+        and "\n" not in line
+        and "\r" not in line
+    ):
+        return line + "\n"
+    return (
+        "\t".join([_NULL if value is None else str(value).translate(_COPY_ESCAPES) for value in values])
+        + "\n"
+    )
+
+
+_NULL = "\\N"
+
+
+def write_staged(
+    staged: list[StagedOrder],
+    *,
+    actor: Actor,
+    event_type: str = EventType.CREATED,
+    payment_method: str = PaymentMethod.PLATFORM,
+    create_products: bool = False,
+) -> dict[int, int]:
+    """Write staged orders (PostgreSQL) and run the creation hooks once; returns {input index: order id}.
+
+    One COPY of the staging rows and one of their lines into session tables, then one INSERT … SELECT per real
+    table: Python's part is sending text, the joins and row building happen in the server in a few long
+    statements. Order ids come from the order table's sequence as the staging rows arrive, numbers from the
+    number sequence (`format_order_number`'s form). With `create_products`, SKUs not in the catalogue become
+    products first, named and priced after their first line (as `ensure_products`).
+
+    Customers are inserted first (`ON CONFLICT DO NOTHING` waits for a concurrent writer of the same buyer and
+    skips it) and looked up by dedupe key in the next statement, which sees what was committed meanwhile.
+    Runs in the caller's transaction (no savepoint of its own: a caller that recovers from an IntegrityError
+    holds one); the staging tables are emptied before returning.
+    """
+    if not staged:
+        return {}
+    plan = _stage_plan()
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        with connection.wrap_database_errors:
+            cursor.execute(plan.create)
+            with cursor.cursor.copy(plan.copy_orders) as writer:
+                writer.write("".join([item.order_row for item in staged]))
+            with cursor.cursor.copy(plan.copy_lines) as writer:
+                writer.write("".join([item.line_rows for item in staged]))
+        now = timezone.now()
+        statements = plan.statements(
+            actor=actor, event_type=event_type, payment_method=payment_method, now=now
+        )
+        if not create_products:
+            statements = statements[1:]
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            if sql.startswith(_LINE_INSERT) and cursor.rowcount != sum(item.line_count for item in staged):
+                # A line's product vanished since it was checked (deleted meanwhile): never drop a line.
+                raise IntegrityError("order lines: a product was deleted while the orders were written")
+        cursor.execute("DELETE FROM oms_new_order_lines")
+        cursor.execute("DELETE FROM oms_new_orders RETURNING idx, id")
+        order_ids = dict(cursor.fetchall())
         # The batch twin of create_order's 'order_created': guards now, the rest after commit, once per call.
         hooks.dispatch(
-            "orders_created", order_ids=[order.pk for order in orders], actor=actor, event_type=event_type
+            "orders_created",
+            order_ids=[order_ids[item.index] for item in staged],
+            actor=actor,
+            event_type=event_type,
         )
-    return outcome
+    return order_ids
+
+
+_LINE_INSERT = f'INSERT INTO "{OrderLine._meta.db_table}" '
+
+
+@dataclass(frozen=True)
+class _StagePlan:
+    """The session tables of `write_staged` and the statements that write the real tables from them."""
+
+    create: str
+    copy_orders: str
+    copy_lines: str
+
+    def statements(
+        self, *, actor: Actor, event_type: str, payment_method: str, now
+    ) -> list[tuple[str, list[Any]]]:
+        """(sql, params) in the order they run: products and customers first, as the orders look them up."""
+        quote = connection.ops.quote_name
+        staged = {name: f"s.{quote(name)}" for name in STAGED_ORDER_FIELDS}
+        sequence = "lpad(s.seq::text, greatest(6, length(s.seq::text)), '0')"  # format_order_number's form
+        return [
+            _insert_select(
+                Product,
+                {
+                    "sku": "l.sku",
+                    "name": "left(coalesce(nullif(l.name, ''), l.sku), 200)",
+                    "price": "greatest(l.unit_price, 0)",
+                },
+                {},
+                "FROM oms_new_order_lines l ORDER BY l.sku, l.idx, l.position ON CONFLICT (sku) DO NOTHING",
+                distinct_on="l.sku",
+                now=now,
+            ),
+            _insert_select(
+                Customer,
+                {
+                    "name": "s.customer_name",
+                    "phone": "s.customer_phone",
+                    "email": "s.customer_email",
+                    "channel_id": "s.channel_id",
+                    "channel_buyer_id": "s.customer_buyer_id",
+                    "dedupe_key": "s.customer_key",
+                },
+                {},
+                "FROM oms_new_orders s WHERE s.customer_key IS NOT NULL ORDER BY s.customer_key, s.idx "
+                "ON CONFLICT (dedupe_key) DO NOTHING",
+                distinct_on="s.customer_key",
+                now=now,
+            ),
+            _insert_select(
+                Order,
+                {
+                    "id": "s.id",
+                    "number": f"'SO' || to_char(s.order_day, 'YYMMDD') || {sequence}",
+                    **staged,
+                    "customer_id": "(SELECT c.id FROM orders_customer c WHERE c.dedupe_key = s.customer_key)",
+                },
+                {},
+                "FROM (SELECT s.*, nextval('orders_order_number_seq') AS seq FROM "
+                "(SELECT * FROM oms_new_orders ORDER BY idx) s) s",
+                now=now,
+            ),
+            _insert_select(
+                OrderLine,
+                {
+                    "order_id": "s.id",
+                    "product_id": "p.id",
+                    "sku": "l.sku",
+                    "name": "coalesce(nullif(l.name, ''), p.name)",
+                    "quantity": "l.quantity",
+                    "unit_price": "l.unit_price",
+                    "discount": "l.discount",
+                    "total": "l.total",
+                    "external_line_id": "l.external_line_id",
+                },
+                {},
+                "FROM oms_new_order_lines l JOIN oms_new_orders s ON s.idx = l.idx "
+                "JOIN orders_product p ON p.sku = l.sku ORDER BY l.idx, l.position",
+                now=now,
+            ),
+            _insert_select(
+                Payment,
+                {
+                    "order_id": "s.id",
+                    "amount": "s.paid_amount",
+                    "currency": "s.currency",
+                    "transaction_id": "s.payment_reference",
+                    "paid_at": "s.payment_paid_at",
+                },
+                {"method": payment_method},
+                "FROM oms_new_orders s WHERE s.paid_amount > 0 ORDER BY s.idx",
+                now=now,
+            ),
+            _insert_select(
+                OrderEvent,
+                {"order_id": "s.id", "message": "s.event_message", "data": "s.event_data"},
+                {
+                    "type": event_type,
+                    "actor_kind": actor.kind,
+                    "actor_user_id": actor.user_id,
+                    "actor_label": actor.label[:150],
+                },
+                "FROM oms_new_orders s ORDER BY s.idx",
+                now=now,
+            ),
+            # A known address keeps its use count here (a bulk path does not bump counters).
+            _insert_select(
+                CustomerAddress,
+                {"customer_id": "o.customer_id", **{name: staged[name] for name in _ADDRESS_FIELDS}},
+                {"use_count": 1, "last_used_at": now},
+                "FROM oms_new_orders s JOIN orders_order o ON o.id = s.id "
+                "WHERE o.customer_id IS NOT NULL AND s.receiver_name <> '' AND s.street <> '' "
+                "ORDER BY o.customer_id, s.idx ON CONFLICT DO NOTHING",
+                now=now,
+            ),
+        ]
+
+
+@cache
+def _stage_plan() -> _StagePlan:
+    """The session tables `write_staged` copies into: created once per connection (`IF NOT EXISTS`, again after
+    a rolled-back savepoint took them), emptied at every commit and by the writer itself."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
+        (order_sequence,) = cursor.fetchone()
+    order_fields = [
+        f"{quote(name)} {Order._meta.get_field(name).db_type(connection)}" for name in STAGED_ORDER_FIELDS
+    ]
+    order_columns = [
+        "idx integer",
+        "order_day date",
+        *order_fields,
+        "customer_key varchar(200)",
+        "customer_name varchar(200)",
+        "customer_phone varchar(32)",
+        "customer_email varchar(254)",
+        "customer_buyer_id varchar(128)",
+        "payment_reference varchar(128)",
+        "payment_paid_at timestamptz",
+        "event_message text",
+        "event_data jsonb",
+    ]
+    line_columns = [
+        "idx integer",
+        "position integer",
+        "sku varchar(64)",
+        "name varchar(200)",
+        "quantity integer",
+        "unit_price numeric(12, 2)",
+        "discount numeric(12, 2)",
+        "total numeric(12, 2)",
+        "external_line_id varchar(64)",
+    ]
+    names = [column.split()[0] for column in order_columns]
+    return _StagePlan(
+        create=(  # a block, not CREATE … IF NOT EXISTS: that one sends a notice every time the table exists
+            "DO $$ BEGIN IF to_regclass('pg_temp.oms_new_orders') IS NULL THEN "
+            f"CREATE TEMP TABLE oms_new_orders (id bigint DEFAULT nextval('{order_sequence}'), "
+            f"{', '.join(order_columns)}) ON COMMIT DELETE ROWS; "
+            f"CREATE TEMP TABLE oms_new_order_lines ({', '.join(line_columns)}) ON COMMIT DELETE ROWS; "
+            "END IF; END $$"
+        ),
+        copy_orders=f"COPY oms_new_orders ({', '.join(names)}) FROM STDIN",
+        copy_lines=f"COPY oms_new_order_lines ({', '.join(c.split()[0] for c in line_columns)}) FROM STDIN",
+    )
+
+
+def _insert_select(
+    model: type[models.Model],
+    selected: dict[str, str],
+    constants: dict[str, Any],
+    tail: str,
+    *,
+    now,
+    distinct_on: str = "",
+) -> tuple[str, list[Any]]:
+    """`INSERT INTO model's table … SELECT` with `selected` columns as SQL expressions, `constants` as
+    parameters, automatic timestamps at `now`, and every other column (but an unselected primary key) at its
+    field default."""
+    quote = connection.ops.quote_name
+    columns, expressions, params = [], [], []
+    for f in model._meta.concrete_fields:
+        name = f.attname
+        if name in selected:
+            expressions.append(selected[name])
+        elif f.primary_key:
+            continue
+        else:
+            if name in constants:
+                value = constants[name]
+            elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                value = now
+            else:
+                value = f.get_default()
+            expressions.append(f"%s::{f.db_type(connection)}")
+            params.append(value.value if isinstance(value, Enum) else value)  # psycopg writes enums by name
+        columns.append(quote(f.column))
+    distinct = f"DISTINCT ON ({distinct_on}) " if distinct_on else ""
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {distinct}{', '.join(expressions)} {tail}"
+    )
+    return sql, params
