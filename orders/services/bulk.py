@@ -734,13 +734,19 @@ def write_staged(
         )
         if not create_products:
             statements = statements[1:]
-        for sql, params in statements:
-            cursor.execute(sql, params)
+        statements += [
+            ("DELETE FROM oms_new_order_lines", []),
+            ("DELETE FROM oms_new_orders RETURNING idx, id", []),
+        ]
+        # One round trip: the server runs the statements back to back (client-side binding allows several).
+        cursor.execute(
+            "; ".join(sql for sql, _ in statements), [value for _, params in statements for value in params]
+        )
+        for sql, _params in statements[:-1]:  # one result each, in order; the last one holds the ids
             if sql.startswith(_LINE_INSERT) and cursor.rowcount != sum(item.line_count for item in staged):
                 # A line's product vanished since it was checked (deleted meanwhile): never drop a line.
                 raise IntegrityError("order lines: a product was deleted while the orders were written")
-        cursor.execute("DELETE FROM oms_new_order_lines")
-        cursor.execute("DELETE FROM oms_new_orders RETURNING idx, id")
+            cursor.nextset()
         order_ids = dict(cursor.fetchall())
         # The batch twin of create_order's 'order_created': guards now, the rest after commit, once per call.
         hooks.dispatch(
@@ -779,7 +785,9 @@ class _StagePlan:
                     "price": "greatest(l.unit_price, 0)",
                 },
                 {},
-                "FROM oms_new_order_lines l ORDER BY l.sku, l.idx, l.position ON CONFLICT (sku) DO NOTHING",
+                "FROM oms_new_order_lines l "
+                "WHERE NOT EXISTS (SELECT FROM orders_product p WHERE p.sku = l.sku) "  # most are known: no sort
+                "ORDER BY l.sku, l.idx, l.position ON CONFLICT (sku) DO NOTHING",
                 distinct_on="l.sku",
                 now=now,
             ),
@@ -876,35 +884,34 @@ def _stage_plan() -> _StagePlan:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
         (order_sequence,) = cursor.fetchone()
-    order_fields = [
-        f"{quote(name)} {Order._meta.get_field(name).db_type(connection)}" for name in STAGED_ORDER_FIELDS
-    ]
+
+    def column(name: str, model: type[models.Model], field: str) -> str:
+        """A staging column typed as the model field it is written to (so it refuses what that one would)."""
+        return f"{quote(name)} {model._meta.get_field(field).db_type(connection)}"
+
     order_columns = [
         "idx integer",
         "order_day date",
-        *order_fields,
-        "customer_key varchar(200)",
-        "customer_name varchar(200)",
-        "customer_phone varchar(32)",
-        "customer_email varchar(254)",
-        "customer_buyer_id varchar(128)",
-        "payment_reference varchar(128)",
-        "payment_paid_at timestamptz",
-        "event_message text",
-        "event_data jsonb",
+        *(column(name, Order, name) for name in STAGED_ORDER_FIELDS),
+        column("customer_key", Customer, "dedupe_key"),
+        column("customer_name", Customer, "name"),
+        column("customer_phone", Customer, "phone"),
+        column("customer_email", Customer, "email"),
+        column("customer_buyer_id", Customer, "channel_buyer_id"),
+        column("payment_reference", Payment, "transaction_id"),
+        column("payment_paid_at", Payment, "paid_at"),
+        column("event_message", OrderEvent, "message"),
+        column("event_data", OrderEvent, "data"),
     ]
     line_columns = [
         "idx integer",
         "position integer",
-        "sku varchar(64)",
-        "name varchar(200)",
-        "quantity integer",
-        "unit_price numeric(12, 2)",
-        "discount numeric(12, 2)",
-        "total numeric(12, 2)",
-        "external_line_id varchar(64)",
+        *(
+            column(name, OrderLine, name)
+            for name in ("sku", "name", "quantity", "unit_price", "discount", "total", "external_line_id")
+        ),
     ]
-    names = [column.split()[0] for column in order_columns]
+    names = [definition.split()[0] for definition in order_columns]
     return _StagePlan(
         create=(  # a block, not CREATE … IF NOT EXISTS: that one sends a notice every time the table exists
             "DO $$ BEGIN IF to_regclass('pg_temp.oms_new_orders') IS NULL THEN "
@@ -914,7 +921,7 @@ def _stage_plan() -> _StagePlan:
             "END IF; END $$"
         ),
         copy_orders=f"COPY oms_new_orders ({', '.join(names)}) FROM STDIN",
-        copy_lines=f"COPY oms_new_order_lines ({', '.join(c.split()[0] for c in line_columns)}) FROM STDIN",
+        copy_lines=f"COPY oms_new_order_lines ({', '.join(d.split()[0] for d in line_columns)}) FROM STDIN",
     )
 
 
