@@ -8,8 +8,10 @@ the next sync, which then takes over. A page is committed only while the lease i
 Pages are committed one by one (orders, channel orders, run counters); the channel's sync cursor moves to a
 window's end in the same transaction as that window's last page, so it never runs ahead of committed data and a
 lost or killed task only delays data: the next run resumes from the cursor, and re-reading is harmless (upserts
-are idempotent by payload hash). While a page is written, a thread already fetches the next one
-(`prefetched`): the platform's HTTP and JSON overlap the database work, which waits with the GIL released.
+are idempotent by payload hash). While a page is written, a thread already fetches and prepares the next one
+(`prefetched`, `prepare_orders`: HTTP, JSON, payload hashes, mapping and, on PostgreSQL, the COPY text of the
+new orders): that Python work overlaps the database's, which the writing thread waits for with the GIL released.
+`throughput_tuning` keeps the two threads handing the GIL over quickly and the garbage collector out of the way.
 """
 
 from __future__ import annotations
@@ -230,7 +232,7 @@ def throughput_tuning() -> Iterator[None]:
 
 def prefetched[T](items: Iterator[T], *, ahead: int = PREFETCH_PAGES) -> Iterator[T]:
     """Yield `items` while a thread produces the next `ahead` of them; the producer's exception is re-raised
-    here, in order. Meant for adapter pages: the thread only does HTTP and parsing, never the database.
+    here, in order. Meant for adapter pages: the thread does HTTP, parsing and preparation, never the database.
 
     When the consumer stops early (an error while writing), the producer stops at its next page.
     """
