@@ -17,7 +17,6 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
 from functools import cache, cached_property
 from typing import Any
 
@@ -878,8 +877,8 @@ class _StagePlan:
 
 @cache
 def _stage_plan() -> _StagePlan:
-    """The session tables `write_staged` copies into: created once per connection (`IF NOT EXISTS`, again after
-    a rolled-back savepoint took them), emptied at every commit and by the writer itself."""
+    """The session tables `write_staged` copies into: created when a connection first needs them (and again
+    after a rolled-back savepoint took them), emptied at every commit and by the writer itself."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
@@ -938,6 +937,7 @@ def _insert_select(
     parameters, automatic timestamps at `now`, and every other column (but an unselected primary key) at its
     field default."""
     quote = connection.ops.quote_name
+    stamped = _copy_plan(model).stamped
     columns, expressions, params = [], [], []
     for f in model._meta.concrete_fields:
         name = f.attname
@@ -947,13 +947,10 @@ def _insert_select(
             continue
         else:
             if name in constants:
-                value = constants[name]
-            elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                value = now
+                params.append(constants[name])
             else:
-                value = f.get_default()
+                params.append(now if name in stamped else f.get_default())
             expressions.append(f"%s::{f.db_type(connection)}")
-            params.append(value.value if isinstance(value, Enum) else value)  # psycopg writes enums by name
         columns.append(quote(f.column))
     distinct = f"DISTINCT ON ({distinct_on}) " if distinct_on else ""
     sql = (
