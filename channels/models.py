@@ -134,7 +134,8 @@ class ChannelOrder(models.Model):
     raw = models.JSONField(_("raw payload"), default=dict)
     payload_hash = models.CharField(_("payload hash"), max_length=64, editable=False)
     platform_status = models.CharField(_("platform status"), max_length=64, blank=True)
-    platform_updated_at = models.DateTimeField(_("platform updated at"), null=True, blank=True, db_index=True)
+    # channel_order_updated (channel, platform_updated_at) serves the lookups by time, which are per channel.
+    platform_updated_at = models.DateTimeField(_("platform updated at"), null=True, blank=True)
     synced_at = models.DateTimeField(_("synced at"))
     last_error = models.TextField(
         _("last error"),
@@ -161,7 +162,12 @@ class ChannelOrder(models.Model):
         ]
         indexes = [
             models.Index(fields=["channel", "platform_updated_at"], name="channel_order_updated"),
-            models.Index(fields=["pushback_status", "pushback_next_at"], name="channel_order_pushback"),
+            # Only rows with a push back to do or to look at: most orders never have one.
+            models.Index(
+                fields=["pushback_status", "pushback_next_at"],
+                name="channel_order_pushback_open",
+                condition=Q(pushback_status__in=[PushbackStatus.PENDING, PushbackStatus.FAILED]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -36,18 +36,22 @@ class Customer(models.Model):
     """A buyer, deduplicated across channels by normalized mobile phone, else email, else channel buyer id."""
 
     name = models.CharField(_("name"), max_length=200, blank=True)
-    phone = models.CharField(_("mobile phone"), max_length=32, blank=True, db_index=True)
+    phone = models.CharField(_("mobile phone"), max_length=32, blank=True)
     email = models.EmailField(_("email"), blank=True)
     channel = models.ForeignKey(
         "channels.Channel", verbose_name=_("first channel"), on_delete=models.SET_NULL, null=True, blank=True
     )
     channel_buyer_id = models.CharField(_("channel buyer id"), max_length=128, blank=True)
-    dedupe_key = models.CharField(_("dedupe key"), max_length=200, unique=True, editable=False)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # Declared here rather than with unique=True / db_index=True, which on PostgreSQL add a second,
+        # pattern-ops index per column for LIKE queries nothing runs: every new buyer would write two more.
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="customer_dedupe_key_unique")]
+        indexes = [models.Index(fields=["phone"], name="customer_phone")]
 
     def __str__(self) -> str:
         return self.name or self.phone or self.email or self.channel_buyer_id
@@ -56,7 +60,12 @@ class Customer(models.Model):
 class CustomerAddress(models.Model):
     """A shipping address a customer has used, ranked by use for autofill on manual orders."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="addresses",
+        db_index=False,  # customer_address_unique leads with it
+    )
     receiver_name = models.CharField(_("receiver"), max_length=100)
     receiver_phone = models.CharField(_("receiver phone"), max_length=32, blank=True)
     province = models.CharField(_("province"), max_length=50)
@@ -495,7 +504,8 @@ class OrderEvent(models.Model):
     actor_label = models.CharField(_("actor"), max_length=150, blank=True)
     message = models.TextField(_("message"), blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    # Found by time through order_event_type_time (migration 0006) or order_event_order_time: no index of its own.
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     objects = OrderEventQuerySet.as_manager()
 
@@ -540,7 +550,7 @@ class Payment(models.Model):
     method = models.CharField(_("method"), max_length=20, choices=PaymentMethod.choices)
     amount = models.DecimalField(_("amount"), **MONEY)
     currency = models.CharField(_("currency"), max_length=3, default=settings.OMS_CURRENCY)
-    transaction_id = models.CharField(_("transaction id"), max_length=128, blank=True, db_index=True)
+    transaction_id = models.CharField(_("transaction id"), max_length=128, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.SUCCEEDED)
     paid_at = models.DateTimeField(_("time"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -550,6 +560,8 @@ class Payment(models.Model):
         verbose_name_plural = _("payments")
         ordering = ["paid_at"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
+        # Looked up by exact id only: a plain index, without the pattern-ops twin db_index=True adds.
+        indexes = [models.Index(fields=["transaction_id"], name="payment_transaction")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency}"
