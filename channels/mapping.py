@@ -256,7 +256,8 @@ def map_order(order: Any, *, channel: Any, mapping: ChannelMapping) -> MappedOrd
     values.update(apply_field_rules(order.raw, mapping.field_rules))
     anomalies: list[str] = []
     lines_sum = sum(
-        ((Decimal(str(li.unit_price)) * li.quantity - Decimal(str(li.discount))) for li in lines), ZERO
+        (line.unit_price * line.quantity - line.discount for line in lines),
+        ZERO,  # Decimals (_line_inputs)
     )
     shipping = Decimal(str(values["shipping_fee"] or ZERO)).quantize(CENT)
     tax = order.tax or ZERO

@@ -12,6 +12,7 @@ so an order is never refused for a catalogue gap; the product can be completed i
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -33,11 +34,11 @@ from oms.errors import OMSError
 from orders.choices import EventType, ExceptionReason
 from orders.services import create_order, flag_exception, record_payment
 from orders.services.bulk import (
+    CopyRowSplitter,
     EncodedJSON,
     ProductStandIns,
     StagedOrder,
     among,
-    copy_row_around,
     copy_text_lines,
     create_orders_bulk,
     ensure_products,
@@ -130,7 +131,7 @@ class PreparedOrder:
     """PostgreSQL: the mapped order checked and formatted for `write_staged`, or the error in `stage_error`."""
     stage_error: OMSError | None = None
     channel_order_parts: tuple[str, str] | None = None
-    """With `staged`: its ChannelOrder row as COPY text around the order id (`copy_row_around`)."""
+    """With `staged`: its ChannelOrder row as COPY text around the order id (`CopyRowSplitter`)."""
 
     def map(self, channel: Any, mapping: ChannelMapping) -> None:
         """Map the order now (idempotent): `mapped`, or `refusal` when the mapping refuses it."""
@@ -140,23 +141,23 @@ class PreparedOrder:
             except OMSError as exc:
                 self.refusal = exc
 
-    def stage(self, channel: Any, products: ProductStandIns, now) -> None:
-        """Check and format the mapped order for `write_staged` now (idempotent; needs `map` first)."""
+    def stage(self, channel: Any, page: PageStaging) -> None:
+        """Check and format the mapped order for `write_staged` now, with its ChannelOrder row (idempotent;
+        needs `map` first)."""
         if self.mapped is not None and self.staged is None and self.stage_error is None:
             try:
                 self.staged = stage_order(
                     self.position,
                     self.mapped.data,
-                    products,
+                    page.products,
                     payment_reference=payment_reference(channel),
-                    now=now,
+                    now=page.now,
+                    tz=page.tz,
                 )
             except OMSError as exc:
                 self.stage_error = exc
             else:
-                self.channel_order_parts = copy_row_around(
-                    ChannelOrder, self.channel_order_row(channel, now), "order_id"
-                )
+                self.channel_order_parts = page.channel_orders(self.channel_order_row(channel, page.now))
 
     def channel_order_row(self, channel: Any, now) -> dict[str, Any]:
         """The values of this order's ChannelOrder row (no OMS order yet, no error)."""
@@ -171,6 +172,22 @@ class PreparedOrder:
             "synced_at": now,
             "last_error": "",
         }
+
+
+def channel_order_splitter() -> CopyRowSplitter:
+    """Formats new ChannelOrder rows as COPY text around their order id."""
+    return CopyRowSplitter(ChannelOrder, "order_id")
+
+
+@dataclass(slots=True)
+class PageStaging:
+    """What the orders of one page share when they are staged, worked out once: stand-ins for their products,
+    the time, the ChannelOrder row formatter and the time zone of order dates."""
+
+    products: ProductStandIns = field(default_factory=ProductStandIns)
+    now: dt.datetime = field(default_factory=timezone.now)
+    channel_orders: CopyRowSplitter = field(default_factory=channel_order_splitter)
+    tz: dt.tzinfo = field(default_factory=timezone.get_current_timezone)
 
 
 def payment_reference(channel: Any) -> str:
@@ -193,11 +210,11 @@ def prepare_orders(
     ]
     if mapping is not None:
         staging = writes_set_based()
-        products, now = ProductStandIns(), timezone.now()
+        page = PageStaging()
         for item in prepared:
             item.map(channel, mapping)
             if staging:
-                item.stage(channel, products, now)
+                item.stage(channel, page)
     return prepared
 
 
@@ -345,11 +362,14 @@ def _channel_order_lines(
     rows: list[dict[str, Any]], parts: dict[str, tuple[str, str] | None]
 ) -> Iterator[str]:
     """COPY text of new channel orders: a created order's from the parts its staging formatted, others' now."""
+    splitter = None
     for row in rows:
         order_id = row["order_id"]
-        head, tail = (order_id and parts.get(row["external_id"])) or copy_row_around(
-            ChannelOrder, row, "order_id"
-        )
+        head_and_tail = order_id and parts.get(row["external_id"])
+        if not head_and_tail:
+            splitter = splitter or channel_order_splitter()
+            head_and_tail = splitter(row)
+        head, tail = head_and_tail
         yield f"{head}{'\\N' if order_id is None else order_id}{tail}"
 
 
@@ -368,10 +388,10 @@ def _write_staged(
 ) -> tuple[dict[int, int], dict[int, OMSError]]:
     """The PostgreSQL creation: the mapped orders (staged ahead by the sync's fetching thread, or now) written
     set-based, unknown SKUs becoming products. Order ids and errors by position in `prepared`."""
-    products = ProductStandIns()
+    page = PageStaging(now=now)
     staged, errors, positions = [], {}, {}
     for index, item in enumerate(prepared):
-        item.stage(channel, products, now)
+        item.stage(channel, page)
         if item.staged is None:
             errors[index] = item.stage_error
         else:

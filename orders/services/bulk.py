@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache, cached_property
+from types import NoneType
 from typing import Any
 
 import orjson
@@ -194,23 +195,31 @@ def _copy(
     return pks if returning else []
 
 
-def copy_row_around(model: type[models.Model], row: dict[str, Any], hole: str) -> tuple[str, str]:
-    """`row` ({attname: value}, defaults for the rest, no primary key) as a line of COPY text for `model`, split
-    around the value of the `hole` column: a writer that learns that value later (an order id) puts it between
-    the two parts (`copy_text_lines`). Lets a thread without the database format rows ahead."""
-    plan = _copy_plan(model)
-    (values,) = _value_lists(plan, [row])
-    for index in plan.json:
-        values[index] = _json_text(values[index])
-    values = values[1:]
-    at = plan.names.index(hole) - 1
-    before, after = values[:at], values[at + 1 :]
-    head = copy_text_row(before)[:-1] + "\t" if before else ""
-    return head, "\t" + copy_text_row(after) if after else "\n"
+class CopyRowSplitter:
+    """Formats rows of one model ({attname: value}, defaults for the rest, no primary key) as lines of COPY
+    text split around the value of the `hole` column: a writer that learns that value later (an order id) puts
+    it between the two parts (`copy_text_lines`). Lets a thread without the database format rows ahead; the
+    column layout and defaults are worked out once, for a page of rows."""
+
+    def __init__(self, model: type[models.Model], hole: str) -> None:
+        plan = _copy_plan(model)
+        (self._defaults,) = _value_lists(plan, [{}])
+        self._names = plan.names
+        self._json = plan.json
+        self._hole = plan.names.index(hole)
+
+    def __call__(self, row: dict[str, Any]) -> tuple[str, str]:
+        """The parts of `row`'s line before and after the hole (the head ending, the tail starting, with a tab)."""
+        values = list(map(row.get, self._names, self._defaults))  # defaults are only read: shared safely
+        for index in self._json:
+            values[index] = _json_text(values[index])
+        before, after = values[1 : self._hole], values[self._hole + 1 :]
+        head = copy_text_row(before)[:-1] + "\t" if before else ""
+        return head, "\t" + copy_text_row(after) if after else "\n"
 
 
 def copy_text_lines(model: type[models.Model], lines: Iterable[str]) -> None:
-    """COPY lines of text (from `copy_text_row` / `copy_row_around`, primary key left to its default) into
+    """COPY lines of text (from `copy_text_row` / `CopyRowSplitter`, primary key left to its default) into
     `model`'s table (PostgreSQL)."""
     with (
         connection.cursor() as cursor,
@@ -619,12 +628,14 @@ def stage_order(
     *,
     payment_reference: str = "{external_id}",
     now=None,
+    tz=None,
 ) -> StagedOrder:
     """Check one input (`validate_order_input`, raising its OMSError) and format it for `write_staged`: its
     order, customer, payment and first event as one staging row, its lines as rows of their own.
 
     Touches no database when `products` has every SKU (or is `ProductStandIns`), so a sync stages the next page
-    in its fetching thread while the current one is written.
+    in its fetching thread while the current one is written. `tz`, the zone of the order's date (numbering), is
+    the current one unless a caller staging many orders looked it up once.
     """
     checked = validate_order_input(data, products)
     values = _order_values(data, checked, now or timezone.now())
@@ -634,7 +645,7 @@ def stage_order(
     order_row = copy_text_row(
         [
             index,
-            timezone.localdate(values["placed_at"]),
+            timezone.localdate(values["placed_at"], tz),
             *map(values.__getitem__, STAGED_ORDER_FIELDS),
             key or None,
             customer["name"],
@@ -681,7 +692,7 @@ def copy_text_row(values: list[Any]) -> str:
         [_NULL if value is None else value if type(value) is str else str(value) for value in values]
     )
     if (
-        line.count("\\") == values.count(None)
+        line.count("\\") == list(map(type, values)).count(NoneType)  # types compare by identity: no __eq__
         and line.count("\t") == len(values) - 1
         and "\n" not in line
         and "\r" not in line
