@@ -11,7 +11,13 @@ lost or killed task only delays data: the next run resumes from the cursor, and 
 are idempotent by payload hash). While a page is written, a thread already fetches and prepares the next one
 (`prefetched`, `prepare_orders`: HTTP, JSON, payload hashes, mapping and, on PostgreSQL, the COPY text of the
 new orders): that Python work overlaps the database's, which the writing thread waits for with the GIL released.
-`throughput_tuning` keeps the two threads handing the GIL over quickly and the garbage collector out of the way.
+`throughput_tuning` keeps the threads handing the GIL over quickly and the garbage collector out of the way.
+
+On PostgreSQL, outside a caller's transaction, pages are written on two connections (`PAGE_WRITERS`, one thread
+each): a page starts once the page before it has written its orders and commits only after it has committed
+(`_write_page`), so the commit of one page (its deferred foreign-key checks) overlaps the writes of the next while
+the order of commits, the counters and the cursor stay as if written one by one. A failed page rolls back the
+one written beside it (`EarlierPageFailed`); the run fails with the first error.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -164,30 +171,20 @@ def sync_channel(
             window_start=start, window_end=end, windows_total=len(windows)
         )
         run.window_start, run.window_end, run.windows_total = start, end, len(windows)
-        mapping = load_mapping(channel)
-        actor = Actor.channel(channel.code)
-        pages_in_window = 0
-        analyze_at = ANALYZE_FIRST_AT
+        context = _RunContext(channel, run, load_mapping(channel), Actor.channel(channel.code))
         channel.default_warehouse  # noqa: B018  (read here: the preparing thread must not query)
         pages = (
-            (page, prepare_orders(page.orders, channel=channel, mapping=mapping))
+            (page, prepare_orders(page.orders, channel=channel, mapping=context.mapping))
             for page in adapter.fetch_orders(start, end)
         )
-        for page, prepared in tuned_prefetch(pages) if windows else []:
-            pages_in_window += 1
-            with transaction.atomic():
-                result = upsert_orders(channel, prepared, mapping=mapping, actor=actor)
-                fields = _progress(run, result, page, pages_in_window)
-                if not page.has_more and page.window_end is not None:
-                    fields["windows_done"] = run.windows_done + 1
-                    fields["cursor_after"] = page.window_end
+        with _page_writer(context) as write:
+            pages_in_window = 0
+            for page, prepared in tuned_prefetch(pages) if windows else []:
+                pages_in_window += 1
+                if not write(page, prepared, pages_in_window):
+                    break  # a page failed: the writer raises its error on leaving
+                if _ends_window(page):
                     pages_in_window = 0
-                _heartbeat(run, **fields)
-                if "cursor_after" in fields:
-                    _advance_cursor(channel, page.window_end)
-            if run.created >= analyze_at:
-                _refresh_statistics()
-                analyze_at = 2 * run.created
         _finish(run, SyncRunStatus.SUCCEEDED)
         Channel.objects.filter(pk=channel.pk).update(last_synced_at=run.finished_at)
         logger.info("sync %s: %s", channel.code, _summary(run))
@@ -202,6 +199,193 @@ def sync_channel(
     finally:
         if own_adapter and adapter is not None:
             adapter.close()
+
+
+PAGE_WRITERS = 2
+"""Connections a PostgreSQL sync writes pages on at once (1: one after the other). With two, a page is written
+while the one before it commits: the commit's deferred foreign-key checks overlap the next page's inserts."""
+
+
+@dataclass
+class _RunContext:
+    """What every page write of one sync run shares."""
+
+    channel: Channel
+    run: SyncRun
+    mapping: Any
+    actor: Actor
+    analyze_at: int = field(default_factory=lambda: ANALYZE_FIRST_AT)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh_statistics_if_due(self) -> None:
+        """ANALYZE the lookup tables once the run's created orders pass the next doubling (after a commit)."""
+        with self.lock:
+            due = self.run.created >= self.analyze_at
+            if due:
+                self.analyze_at = 2 * self.run.created
+        if due:
+            _refresh_statistics()
+
+
+def _ends_window(page: Any) -> bool:
+    return not page.has_more and page.window_end is not None
+
+
+def _write_page(
+    context: _RunContext, page: Any, prepared: list, pages_in_window: int, turn: _PageTurn | None = None
+) -> None:
+    """Upsert one page and record it on the run (counters, heartbeat, the cursor at a window's end) in one
+    transaction.
+
+    Pipelined (`turn`), the page is written while the previous one finishes, never before: it starts once the
+    previous page's orders are written (`upsert_orders`' `on_orders_written`: all but its own new channel
+    orders) or, if the previous page holds any of its orders, once it has committed, so they are found; and it
+    records nothing, so commits nothing, until the previous page has committed. Its writes may wait for rows of
+    the previous page, never the other way round: no lock cycle."""
+    previous = turn.previous if turn is not None else None
+    run = context.run
+    with transaction.atomic():
+        if previous is not None:
+            if previous.shares_orders_with(prepared):
+                previous.wait_committed()
+            else:
+                previous.wait_written()
+        result = upsert_orders(
+            context.channel,
+            prepared,
+            mapping=context.mapping,
+            actor=context.actor,
+            on_orders_written=turn.written.set if turn is not None else None,
+        )
+        if previous is not None:
+            previous.wait_committed()
+        fields = _progress(run, result, page, pages_in_window)
+        if _ends_window(page):
+            fields["windows_done"] = run.windows_done + 1
+            fields["cursor_after"] = page.window_end
+        _heartbeat(run, **fields)
+        if "cursor_after" in fields:
+            _advance_cursor(context.channel, page.window_end)
+
+
+class EarlierPageFailed(Exception):
+    """A page written alongside an earlier one that did not commit: rolled back, so pages commit in order."""
+
+
+class _PageTurn:
+    """One page's place in the commit order of pipelined writers."""
+
+    def __init__(self, previous: _PageTurn | None, page: Any, prepared: list, pages_in_window: int) -> None:
+        self.previous, self.page, self.prepared, self.pages_in_window = (
+            previous,
+            page,
+            prepared,
+            pages_in_window,
+        )
+        self.external_ids = {item.order.external_id for item in prepared}
+        self.error: BaseException | None = None
+        self.written = threading.Event()
+        """Set once the page's orders are written (before its commit), or when it finished without."""
+        self._finished = threading.Event()
+
+    def shares_orders_with(self, prepared: list) -> bool:
+        """Whether this page holds any of `prepared`'s orders (an order modified while the platform was paged)."""
+        return any(item.order.external_id in self.external_ids for item in prepared)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Committed (no error) or rolled back; let the next page go on. Drops the page's data."""
+        self.error, self.page, self.prepared, self.previous = error, None, [], None
+        self._finished.set()
+        self.written.set()
+
+    def wait_written(self) -> None:
+        """Block until this page's orders are written; EarlierPageFailed if it failed before."""
+        self.written.wait()
+        if self.error is not None:
+            raise EarlierPageFailed(f"an earlier page failed: {self.error}")
+
+    def wait_committed(self) -> None:
+        """Block until this page has finished; EarlierPageFailed if it did not commit."""
+        self._finished.wait()
+        if self.error is not None:
+            raise EarlierPageFailed(f"an earlier page failed: {self.error}")
+
+
+class _PipelinedPageWriter:
+    """Writes pages on `lanes` threads, each with a database connection of its own, page i on lane i % lanes:
+    a page is written while the one before it commits, and commits only after it (`_write_page`). The first
+    failure stops the pages after it; it is raised by `close`."""
+
+    def __init__(self, context: _RunContext, lanes: int) -> None:
+        self._context = context
+        self._lanes: list[queue.Queue] = [queue.Queue(maxsize=1) for _ in range(lanes)]
+        self._threads = [
+            threading.Thread(target=self._serve, args=(lane,), name=f"sync-writer-{n}", daemon=True)
+            for n, lane in enumerate(self._lanes)
+        ]
+        self._submitted = 0
+        self._last: _PageTurn | None = None
+        self._error: BaseException | None = None
+        for thread in self._threads:
+            thread.start()
+
+    def __call__(self, page: Any, prepared: list, pages_in_window: int) -> bool:
+        """Queue a page for writing (waits while its lane is busy); False once a page has failed."""
+        if self._error is not None:
+            return False
+        turn = _PageTurn(self._last, page, prepared, pages_in_window)
+        self._lanes[self._submitted % len(self._lanes)].put(turn)
+        self._submitted += 1
+        self._last = turn
+        return self._error is None
+
+    def close(self) -> None:
+        """Let the queued pages finish, stop the threads (closing their connections), raise the first error."""
+        for lane in self._lanes:
+            lane.put(None)
+        for thread in self._threads:
+            thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _serve(self, lane: queue.Queue) -> None:
+        try:
+            while (turn := lane.get()) is not None:
+                try:
+                    if self._error is not None:
+                        raise EarlierPageFailed("an earlier page failed")
+                    _write_page(self._context, turn.page, turn.prepared, turn.pages_in_window, turn)
+                except BaseException as exc:
+                    turn.finish(exc)
+                    if not isinstance(exc, EarlierPageFailed):
+                        with self._context.lock:
+                            self._error = self._error or exc
+                    continue
+                turn.finish()
+                self._context.refresh_statistics_if_due()
+        finally:
+            connection.close()
+
+
+@contextmanager
+def _page_writer(context: _RunContext) -> Iterator[Any]:
+    """A function writing one page (`write(page, prepared, pages_in_window) -> bool`, False once a page failed):
+    pipelined over `PAGE_WRITERS` connections on PostgreSQL when the sync runs outside a transaction (inside one,
+    other connections could not see its rows), one page after the other otherwise."""
+    if PAGE_WRITERS > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        writer = _PipelinedPageWriter(context, PAGE_WRITERS)
+        try:
+            yield writer
+        finally:
+            writer.close()
+        return
+
+    def write(page: Any, prepared: list, pages_in_window: int) -> bool:
+        _write_page(context, page, prepared, pages_in_window)
+        context.refresh_statistics_if_due()
+        return True
+
+    yield write
 
 
 _tuned_runs = 0

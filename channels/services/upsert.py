@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -219,10 +219,19 @@ def prepare_orders(
 
 
 def upsert_orders(
-    channel: Any, orders: list[Any] | list[PreparedOrder], *, mapping: ChannelMapping, actor: Actor
+    channel: Any,
+    orders: list[Any] | list[PreparedOrder],
+    *,
+    mapping: ChannelMapping,
+    actor: Actor,
+    on_orders_written: Callable[[], Any] | None = None,
 ) -> UpsertResult:
     """Create or update the OMS orders for a batch of `PlatformOrder`s of one channel (inside a transaction);
-    the batch may come from `prepare_orders` already."""
+    the batch may come from `prepare_orders` already.
+
+    `on_orders_written` is called once the rows another batch could have to wait for are written (orders,
+    products, customers, stock moves), before this batch's own new ChannelOrder rows: a sync starts writing its
+    next page from there."""
     result = UpsertResult()
     if orders and not isinstance(orders[0], PreparedOrder):  # a webhook's: prepared here, mapped on creation
         orders = prepare_orders(orders)
@@ -247,14 +256,24 @@ def upsert_orders(
                 result.unchanged += 1
             else:
                 to_update.append((platform_order, digest, known))
-        if to_create:
-            _create(channel, to_create, mapping=mapping, actor=actor, now=now, result=result)
         updated = [
             _update(
                 channel, platform_order, digest, known, mapping=mapping, actor=actor, now=now, result=result
             )
             for platform_order, digest, known in to_update
         ]
+        if to_create:
+            _create(
+                channel,
+                to_create,
+                mapping=mapping,
+                actor=actor,
+                now=now,
+                result=result,
+                before_channel_orders=on_orders_written,
+            )
+        elif on_orders_written is not None:
+            on_orders_written()
         if updated:
             _save_rows(updated, CHANNEL_ORDER_FIELDS)
     return result
@@ -287,7 +306,16 @@ def _save_rows(rows: list[ChannelOrder], fields: list[str]) -> None:
     ChannelOrder.objects.bulk_update(rows, fields)
 
 
-def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, result: UpsertResult) -> None:
+def _create(
+    channel,
+    items,
+    *,
+    mapping: ChannelMapping,
+    actor: Actor,
+    now,
+    result: UpsertResult,
+    before_channel_orders: Callable[[], Any] | None = None,
+) -> None:
     """Map and bulk-create new orders; failures keep their raw payload with the reason.
 
     A channel order seen for the first time is written as a plain row (one COPY per page); one refused on an
@@ -349,6 +377,8 @@ def _create(channel, items, *, mapping: ChannelMapping, actor: Actor, now, resul
         known.raw = row["raw"].value
         retried.append(known)
     new_rows = [row for row in rows if row["external_id"] not in known_by_id]
+    if before_channel_orders is not None:
+        before_channel_orders()
     if writes_set_based():
         parts = {item.order.external_id: item.channel_order_parts for item in prepared}
         copy_text_lines(ChannelOrder, _channel_order_lines(new_rows, parts))

@@ -99,12 +99,15 @@ def test_same_window_three_times_is_idempotent(channel, taobao):
 
 def test_crash_mid_sync_then_resume_loses_nothing_and_duplicates_nothing(channel, taobao, monkeypatch):
     real = sync_module.upsert_orders
-    calls = {"n": 0}
+    crashed = []
 
-    def crash_on_second_page(*args, **kwargs):
-        calls["n"] += 1
-        result = real(*args, **kwargs)  # the page's writes happen, then the worker "dies" before commit
-        if calls["n"] == 2:
+    def crash_on_second_page(channel, orders, **kwargs):
+        result = real(
+            channel, orders, **kwargs
+        )  # the page's writes happen, then the worker "dies" before commit
+        # The first page read has 20 orders, the next two 50 (pipelined, pages 1 and 2 are written at once).
+        if len(orders) == 50 and not crashed:
+            crashed.append(orders[0].order.external_id)
             raise RuntimeError("worker killed")
         return result
 
@@ -238,11 +241,13 @@ def test_platform_error_fails_the_run_and_keeps_the_cursor(channel, taobao):
     assert channel.sync_cursor is None
 
 
-def test_pages_take_a_fixed_number_of_queries(channel, taobao):
+def test_pages_take_a_fixed_number_of_queries(channel, taobao, monkeypatch):
     """Existing rows, products and customers are read per page and everything is written in bulk: the count
     depends on the pages, not on the orders (a per-order path needs several queries per order)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(sync_module, "PAGE_WRITERS", 1)  # every query on this connection, to be captured
 
     with CaptureQueriesContext(connection) as ctx:
         run = run_sync(channel)
@@ -306,9 +311,107 @@ def test_a_growing_backfill_refreshes_the_lookup_statistics_at_doubling_counts(c
 
     require_postgresql()
     monkeypatch.setattr(sync_module, "ANALYZE_FIRST_AT", 15)
+    monkeypatch.setattr(sync_module, "PAGE_WRITERS", 1)  # every query on this connection, to be captured
     with CaptureQueriesContext(connection) as queries:
         run = run_sync(channel)
     assert run.created == 120
     analyzed = [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")]
     # Pages of 20, 50 and 50 orders: refreshed after 20 (≥ 15) and 70 (≥ 40), not after 120 (< 140).
     assert analyzed == ['ANALYZE "channels_channelorder"', 'ANALYZE "orders_customer"'] * 2
+
+
+class _RepeatingAdapter:
+    """The channel's real adapter, except that the second page also carries the first page's first order again,
+    closed by the buyer meanwhile (a platform that moved an order while it was being paged)."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.overlap = real.overlap
+        self.repeated: str = ""
+
+    def iter_windows(self, start, end):
+        return self.real.iter_windows(start, end)
+
+    def fetch_orders(self, start, end):
+        from dataclasses import replace
+
+        first = None
+        for number, page in enumerate(self.real.fetch_orders(start, end)):
+            if number == 0:
+                first = page.orders[0]
+            elif number == 1:
+                closed = replace(
+                    first,
+                    platform_status="TRADE_CLOSED_BY_TAOBAO",
+                    updated_at=first.updated_at + dt.timedelta(minutes=1),
+                    raw={**first.raw, "status": "TRADE_CLOSED_BY_TAOBAO"},
+                )
+                self.repeated = closed.external_id
+                page = replace(page, orders=[*page.orders, closed])
+            yield page
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_pages_are_written_on_two_connections_and_committed_in_order(channel, taobao, monkeypatch):
+    """PostgreSQL: a page is written while the one before it commits, on a connection of its own; commits (and
+    with them the run's counters and the cursor) still follow the page order."""
+    import threading
+
+    from conftest import require_postgresql
+
+    require_postgresql()
+    recorded, heartbeat = [], sync_module._heartbeat
+
+    def recording_heartbeat(run, **fields):
+        recorded.append((threading.current_thread().name, fields["pages"], fields["created"]))
+        heartbeat(run, **fields)
+
+    monkeypatch.setattr(sync_module, "_heartbeat", recording_heartbeat)
+    run = run_sync(channel)
+    assert (run.status, run.pages, run.created) == (SyncRunStatus.SUCCEEDED, 3, 120)
+    assert [(pages, created) for _thread, pages, created in recorded] == [(1, 20), (2, 70), (3, 120)]
+    assert {thread for thread, *_ in recorded} == {"sync-writer-0", "sync-writer-1"}
+    channel.refresh_from_db()
+    assert channel.sync_cursor == run.window_end
+    assert Order.objects.count() == ChannelOrder.objects.count() == OrderEvent.objects.count() == 120
+
+
+def test_an_order_on_two_pages_written_at_once_is_created_once_then_moved(channel, taobao):
+    """The second page waits for the first to commit before looking its orders up when it holds one of them:
+    the order is created by the first page and cancelled by the second, never created twice."""
+    from channels.services.sync import build_adapter
+
+    adapter = _RepeatingAdapter(build_adapter(channel))
+    run = run_sync(channel, adapter=adapter)
+    assert (run.status, run.created, run.updated, run.failed) == (SyncRunStatus.SUCCEEDED, 120, 1, 0)
+    order = Order.objects.get(external_id=adapter.repeated)
+    assert order.status == OrderStatus.CANCELLED
+    assert order.events.filter(type=EventType.STATUS_CHANGED).count() == 1
+    assert Order.objects.count() == ChannelOrder.objects.count() == 120
+    adapter.close()
+
+
+def test_a_failed_page_rolls_back_the_page_written_beside_it(channel, taobao, monkeypatch):
+    """The page after a failed one may already be written on the other connection: it is rolled back, not
+    committed, so no page commits after a gap and the cursor stays put."""
+    real = sync_module.upsert_orders
+    sizes = []
+
+    def fail_the_first_page(channel, orders, **kwargs):
+        result = real(channel, orders, **kwargs)
+        sizes.append(len(orders))
+        if len(orders) == 20:  # the first page read
+            raise RuntimeError("constraint violated")
+        return result
+
+    monkeypatch.setattr(sync_module, "upsert_orders", fail_the_first_page)
+    with pytest.raises(RuntimeError, match="constraint violated"):
+        run_sync(channel)
+    failed = SyncRun.objects.get()
+    assert failed.status == SyncRunStatus.FAILED and failed.pages == 0
+    assert failed.errors[-1]["code"] == "RuntimeError"
+    assert Order.objects.count() == ChannelOrder.objects.count() == 0
+    channel.refresh_from_db()
+    assert channel.sync_cursor is None

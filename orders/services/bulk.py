@@ -655,7 +655,7 @@ def stage_order(
             payment_reference.format(external_id=values["external_id"])[:128],
             data.paid_at or values["placed_at"],
             message,
-            _json_text(jsonable(details)),
+            _json_text(details),  # Decimals and times as jsonable writes them (json_default)
         ]
     )
     line_rows = "".join(
@@ -691,12 +691,8 @@ def copy_text_row(values: list[Any]) -> str:
     line = "\t".join(
         [_NULL if value is None else value if type(value) is str else str(value) for value in values]
     )
-    if (
-        line.count("\\") == list(map(type, values)).count(NoneType)  # types compare by identity: no __eq__
-        and line.count("\t") == len(values) - 1
-        and "\n" not in line
-        and "\r" not in line
-    ):
+    nulls_only = "\\" not in line or line.count("\\") == list(map(type, values)).count(NoneType)
+    if nulls_only and line.count("\t") == len(values) - 1 and "\n" not in line and "\r" not in line:
         return line + "\n"
     return (
         "\t".join([_NULL if value is None else str(value).translate(_COPY_ESCAPES) for value in values])
