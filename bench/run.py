@@ -118,14 +118,23 @@ def write_docs(runs: list[dict]) -> None:
             "| --- | ---: | --- | --- | ---: | ---: | --- | --- |",
         ]
         for r in run["results"]:
+            note = (
+                f"measured {r['measured']}, not in this run: {r['note']}" if r.get("measured") else r["note"]
+            )
             lines.append(
                 f"| {r['name']} | {fmt(r['value'])} | {r['unit']} | {r['comparison']} | "
-                f"{fmt(r['comparison_value'])} | {fmt(r['ratio'])} | {r['target']} | {r['note']} |"
+                f"{fmt(r['comparison_value'])} | {fmt(r['ratio'])} | {r['target']} | {note} |"
             )
         for name, reason in run.get("skipped", {}).items():
             lines.append(f"| {name} | skipped | | {reason} | | | | |")
         lines.append("")
     DOCS_MD.write_text("\n".join(lines))
+
+
+def measured_on(run: dict) -> str:
+    """When and where a run was measured, for figures a later partial run keeps."""
+    machine = run.get("machine") or {}
+    return f"{run.get('date', '?')} on {machine.get('cpus', '?')} CPUs ({machine.get('cpu', '?')})"
 
 
 def previous_runs() -> list[dict]:
@@ -205,10 +214,15 @@ def main() -> int:
         previous = previous_runs()
         if args.modules:
             # A partial run keeps the other benchmarks' figures of the same scale.
+            # Those keep the date and machine they were measured on (the header is this run's).
             fresh = {r["name"] for r in run["results"]}
             for old in previous:
                 if old["scale"] == scale:
-                    run["results"] = [r for r in old["results"] if r["name"] not in fresh] + run["results"]
+                    run["results"] = [
+                        r | {"measured": r.get("measured") or measured_on(old)}
+                        for r in old["results"]
+                        if r["name"] not in fresh
+                    ] + run["results"]
         runs = [r for r in previous if r["scale"] != scale] + [run]
         write_docs(runs)
         print(f"wrote {DOCS_MD.relative_to(ROOT)} and {DOCS_JSON.relative_to(ROOT)}")
