@@ -99,15 +99,17 @@ def test_same_window_three_times_is_idempotent(channel, taobao):
 
 def test_crash_mid_sync_then_resume_loses_nothing_and_duplicates_nothing(channel, taobao, monkeypatch):
     real = sync_module.upsert_orders
-    crashed = []
+    full_pages = []
 
     def crash_on_second_page(channel, orders, **kwargs):
-        result = real(
-            channel, orders, **kwargs
-        )  # the page's writes happen, then the worker "dies" before commit
-        # The first page read has 20 orders, the next two 50 (pipelined, pages 1 and 2 are written at once).
-        if len(orders) == 50 and not crashed:
-            crashed.append(orders[0].order.external_id)
+        # The first page read has 20 orders, the next two 50. Decided on entry: pipelined, the third page's
+        # upsert starts only once the second's orders are written, so the second always enters first.
+        crash = len(orders) == 50 and not full_pages
+        if len(orders) == 50:
+            full_pages.append(orders)
+        # The page's writes happen, then the worker "dies" before commit.
+        result = real(channel, orders, **kwargs)
+        if crash:
             raise RuntimeError("worker killed")
         return result
 
