@@ -255,10 +255,8 @@ def map_order(order: Any, *, channel: Any, mapping: ChannelMapping) -> MappedOrd
     }
     values.update(apply_field_rules(order.raw, mapping.field_rules))
     anomalies: list[str] = []
-    lines_sum = sum(
-        (line.unit_price * line.quantity - line.discount for line in lines),
-        ZERO,  # Decimals (_line_inputs)
-    )
+    # _line_inputs' prices and discounts are Decimals already.
+    lines_sum = sum((line.unit_price * line.quantity - line.discount for line in lines), ZERO)
     shipping = Decimal(str(values["shipping_fee"] or ZERO)).quantize(CENT)
     tax = order.tax or ZERO
     platform_total = order.total or ZERO

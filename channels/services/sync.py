@@ -276,12 +276,10 @@ class _PageTurn:
     """One page's place in the commit order of pipelined writers."""
 
     def __init__(self, previous: _PageTurn | None, page: Any, prepared: list, pages_in_window: int) -> None:
-        self.previous, self.page, self.prepared, self.pages_in_window = (
-            previous,
-            page,
-            prepared,
-            pages_in_window,
-        )
+        self.previous = previous
+        self.page = page
+        self.prepared = prepared
+        self.pages_in_window = pages_in_window
         self.external_ids = {item.order.external_id for item in prepared}
         self.error: BaseException | None = None
         self.written = threading.Event()

@@ -454,7 +454,9 @@ def _create_one_by_one(channel, mapped, *, actor: Actor) -> tuple[dict[int, int]
                         amount=order.paid_amount,
                         method="platform",
                         actor=actor,
-                        transaction_id=f"{channel.code}:{platform_order.external_id}",
+                        transaction_id=payment_reference(channel).format(
+                            external_id=platform_order.external_id
+                        ),
                         paid_at=item.data.paid_at,
                     )
                 created[index] = order.pk

@@ -464,11 +464,11 @@ def create_orders_bulk(
         products.update({p.sku: p for p in Product.objects.filter(among("sku", unknown))})
     now = timezone.now()
     if writes_set_based():
-        staged = []
+        staged, tz = [], timezone.get_current_timezone()
         for index, data in enumerate(inputs):
             try:
                 staged.append(
-                    stage_order(index, data, products, payment_reference=payment_reference, now=now)
+                    stage_order(index, data, products, payment_reference=payment_reference, now=now, tz=tz)
                 )
             except OMSError as exc:
                 outcome.errors[index] = exc
